@@ -1,0 +1,23 @@
+"""Periodic sweeps. Each selects only what is due, commits in batches and is safe to rerun."""
+
+from __future__ import annotations
+
+from jobs import with_app_context
+
+
+@with_app_context
+def requeue_unsent_mail() -> int:
+    from lavish.mail.outbox import requeue_unsent
+
+    return requeue_unsent()
+
+
+# name -> job; `flask sweep` runs them in this order, jobs/cron.py schedules them.
+SWEEPS = {
+    "requeue_unsent_mail": requeue_unsent_mail,
+}
+
+
+@with_app_context
+def run_all_sweeps() -> dict[str, int]:
+    return {name: sweep() for name, sweep in SWEEPS.items()}

@@ -1,0 +1,107 @@
+"""Lavish: sell and host websites for local businesses."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, render_template
+
+from lavish import background  # noqa: F401  (registers the after-commit job hook)
+from lavish.config import PROJECT_ROOT, from_environment
+from lavish.extensions import csrf, db, htmx, login_manager, mail, migrate
+
+
+def create_app(config: dict[str, Any] | None = None) -> Flask:
+    app = Flask(__name__, instance_path=str(PROJECT_ROOT / "instance"))
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    app.config.from_mapping(from_environment(Path(app.instance_path)))
+    if config:
+        app.config.from_mapping(config)
+    if not app.debug and not app.testing:
+        logging.basicConfig(level=logging.INFO)
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"), render_as_batch=True)
+    login_manager.init_app(app)
+    login_manager.login_view = "accounts.login"
+    login_manager.session_protection = "basic"
+    csrf.init_app(app)
+    mail.init_app(app)
+    htmx.init_app(app)
+
+    from lavish import auth  # noqa: F401  (user loader, unauthorized handler)
+    from lavish import htmx as htmx_helpers
+
+    htmx_helpers.init_app(app)
+    _register_blueprints(app)
+    _register_error_pages(app)
+    _register_template_helpers(app)
+
+    from lavish.cli import register_cli
+
+    register_cli(app)
+    return app
+
+
+def _register_blueprints(app: Flask) -> None:
+    from lavish.accounts import bp as accounts_bp
+    from lavish.admin import bp as admin_bp
+    from lavish.main import bp as main_bp
+
+    app.register_blueprint(main_bp)
+    app.register_blueprint(accounts_bp, url_prefix="/customer")
+    app.register_blueprint(admin_bp, url_prefix="/admin")
+    # The hosted-sites catch-all (/<slug>/…) is registered last, after every portal route.
+    from lavish.hosting import bp as hosting_bp
+
+    app.register_blueprint(hosting_bp)
+
+
+def _register_error_pages(app: Flask) -> None:
+    from flask_wtf.csrf import CSRFError
+
+    def render_error(status: int, title: str, message: str):
+        return render_template(
+            "errors/error.html", status=status, title=title, message=message
+        ), status
+
+    @app.errorhandler(CSRFError)
+    def csrf_error(error: CSRFError):
+        return render_error(
+            400, "Your form expired", "Please go back, reload the page and try again."
+        )
+
+    @app.errorhandler(403)
+    def forbidden(error):
+        return render_error(403, "Not allowed", "You don't have access to this page.")
+
+    @app.errorhandler(404)
+    def not_found(error):
+        return render_error(404, "Page not found", "There is nothing at this address.")
+
+    @app.errorhandler(413)
+    def too_large(error):
+        return render_error(413, "Too large", "What you sent is larger than we accept.")
+
+    @app.errorhandler(429)
+    def too_many(error):
+        return render_error(
+            429, "Too many attempts", "Please wait a few minutes before trying again."
+        )
+
+    @app.errorhandler(500)
+    def server_error(error):
+        db.session.rollback()
+        return render_error(
+            500, "Something went wrong", "We have been told about it. Please try again in a moment."
+        )
+
+
+def _register_template_helpers(app: Flask) -> None:
+    from lavish.formatting import format_date, format_datetime, format_money
+
+    app.jinja_env.filters["money"] = format_money
+    app.jinja_env.filters["date"] = format_date
+    app.jinja_env.filters["datetime"] = format_datetime

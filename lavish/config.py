@@ -1,0 +1,82 @@
+"""Configuration read from the environment (CONTRACT §3). Defaults are for `make run`."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _env_int(name: str, default: int) -> int:
+    value = os.environ.get(name)
+    return int(value) if value not in (None, "") else default
+
+
+def _env_bool(name: str, default: bool = False) -> bool:
+    value = os.environ.get(name)
+    if value in (None, ""):
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def load_secret_key(instance_path: Path) -> str:
+    """SECRET_KEY from the environment, or one generated once into instance/."""
+    if key := os.environ.get("SECRET_KEY"):
+        return key
+    key_file = instance_path / "secret_key"
+    if key_file.exists():
+        return key_file.read_text().strip()
+    instance_path.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    key_file.write_text(key)
+    key_file.chmod(0o600)
+    return key
+
+
+def from_environment(instance_path: Path) -> dict:
+    """The whole configuration as a mapping; create_app() overlays its `config` argument."""
+    database_url = os.environ.get("DATABASE_URL") or f"sqlite:///{instance_path / 'lavish.db'}"
+    public_url = os.environ.get("PUBLIC_URL", "http://127.0.0.1:5000").rstrip("/")
+    mail_server = os.environ.get("MAIL_SERVER") or None
+    recurrente_secret = os.environ.get("RECURRENTE_SECRET_KEY") or None
+    return {
+        "SECRET_KEY": load_secret_key(instance_path),
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "REDIS_URL": os.environ.get("REDIS_URL") or None,
+        "PUBLIC_URL": public_url,
+        "SITES_ROOT": os.environ.get("SITES_ROOT") or str(PROJECT_ROOT / "hosted"),
+        "SITES_HOST": os.environ.get("SITES_HOST") or None,
+        "MAIL_SERVER": mail_server,
+        "MAIL_PORT": _env_int("MAIL_PORT", 25),
+        "MAIL_USERNAME": os.environ.get("MAIL_USERNAME") or None,
+        "MAIL_PASSWORD": os.environ.get("MAIL_PASSWORD") or None,
+        "MAIL_USE_TLS": _env_bool("MAIL_USE_TLS"),
+        "MAIL_DEFAULT_SENDER": os.environ.get("MAIL_DEFAULT_SENDER")
+        or "Lavish <hello@lavish.local>",
+        "MAIL_OUTBOX_DIR": str(instance_path / "outbox"),
+        "RECURRENTE_API_URL": os.environ.get(
+            "RECURRENTE_API_URL", "https://app.recurrente.com/api"
+        ).rstrip("/"),
+        "RECURRENTE_PUBLIC_KEY": os.environ.get("RECURRENTE_PUBLIC_KEY") or None,
+        "RECURRENTE_SECRET_KEY": recurrente_secret,
+        "RECURRENTE_WEBHOOK_SECRET": os.environ.get("RECURRENTE_WEBHOOK_SECRET") or None,
+        "PAYMENT_PROVIDER": "recurrente" if recurrente_secret else "sandbox",
+        "SITE_PRICE_CENTS": _env_int("SITE_PRICE_CENTS", 49500),
+        "SUBSCRIPTION_PRICE_CENTS": _env_int("SUBSCRIPTION_PRICE_CENTS", 9500),
+        "CURRENCY": os.environ.get("CURRENCY", "USD").upper(),
+        "GRACE_DAYS": _env_int("GRACE_DAYS", 7),
+        "CANCEL_GRACE_DAYS": _env_int("CANCEL_GRACE_DAYS", 30),
+        "SETUP_DAYS": _env_int("SETUP_DAYS", 14),
+        # Cookies: Secure everywhere except plain-http development.
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": public_url.startswith("https://"),
+        "REMEMBER_COOKIE_HTTPONLY": True,
+        "REMEMBER_COOKIE_SAMESITE": "Lax",
+        "REMEMBER_COOKIE_SECURE": public_url.startswith("https://"),
+        "WTF_CSRF_TIME_LIMIT": None,
+        "MAX_CONTENT_LENGTH": 64 * 1024 * 1024,
+    }

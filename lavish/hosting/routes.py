@@ -1,0 +1,1 @@
+"""Serving hosted sites (Flask fallback; Nginx serves the same files in production)."""

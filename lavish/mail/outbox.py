@@ -1,0 +1,55 @@
+"""Queue a mail inside the caller's transaction; it is delivered after the commit."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import sqlalchemy as sa
+
+from lavish.background import enqueue_after_commit, enqueue_now
+from lavish.clock import utcnow
+from lavish.extensions import db
+from lavish.models import EmailStatus, OutboxEmail
+
+DELIVER_JOB = "jobs.mail.deliver_mail"
+
+
+def queue_mail(
+    to: str, template: str, context: dict[str, Any] | None = None, *, dedupe_key: str | None = None
+) -> OutboxEmail | None:
+    """Add a mail to the outbox in the current transaction.
+
+    ``context`` must be JSON-serialisable (ids, strings, ISO dates): the job renders the mail later.
+    With a ``dedupe_key`` a second mail for the same event is not queued (returns None).
+    """
+    if dedupe_key is not None:
+        exists = db.session.scalar(
+            sa.select(OutboxEmail.id).where(OutboxEmail.dedupe_key == dedupe_key)
+        )
+        if exists:
+            return None
+    email = OutboxEmail(to=to, template=template, context=context or {}, dedupe_key=dedupe_key)
+    db.session.add(email)
+    db.session.flush()
+    enqueue_after_commit(DELIVER_JOB, email.id)
+    return email
+
+
+def requeue_unsent(*, stale_after: timedelta = timedelta(minutes=10), limit: int = 500) -> int:
+    """Enqueue mails left queued (Redis was down, a worker died). Safe to run any time:
+    delivery claims each row, so a mail enqueued twice is still sent once."""
+    now = utcnow()
+    due = sa.or_(OutboxEmail.next_attempt_at.is_(None), OutboxEmail.next_attempt_at <= now)
+    stale_claim = sa.and_(
+        OutboxEmail.status == EmailStatus.SENDING, OutboxEmail.claimed_at < now - stale_after
+    )
+    ids = db.session.scalars(
+        sa.select(OutboxEmail.id)
+        .where(sa.or_(sa.and_(OutboxEmail.status == EmailStatus.QUEUED, due), stale_claim))
+        .order_by(OutboxEmail.id)
+        .limit(limit)
+    ).all()
+    for email_id in ids:
+        enqueue_now(DELIVER_JOB, email_id)
+    return len(ids)

@@ -1,0 +1,32 @@
+"""All models, imported here so Alembic and relationships see every table."""
+
+from lavish.models.audit import AuditEntry
+from lavish.models.billing import (
+    Order,
+    OrderStatus,
+    Payment,
+    Subscription,
+    SubscriptionStatus,
+    WebhookEvent,
+)
+from lavish.models.outbox import EmailStatus, OutboxEmail
+from lavish.models.site import Site, SiteStatus, SiteVersion
+from lavish.models.user import Role, User, normalize_email
+
+__all__ = [
+    "AuditEntry",
+    "EmailStatus",
+    "Order",
+    "OrderStatus",
+    "OutboxEmail",
+    "Payment",
+    "Role",
+    "Site",
+    "SiteStatus",
+    "SiteVersion",
+    "Subscription",
+    "SubscriptionStatus",
+    "User",
+    "WebhookEvent",
+    "normalize_email",
+]

@@ -1,0 +1,20 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
+
+from lavish.clock import utcnow
+from lavish.models.types import UTCDateTime
+
+
+class TimestampMixin:
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(
+        UTCDateTime(), default=utcnow, onupdate=utcnow, nullable=False
+    )
+
+
+# Plain JSON on every backend (JSONB would tie the models to PostgreSQL for little gain).
+JSONType = sa.JSON

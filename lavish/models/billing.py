@@ -1,0 +1,127 @@
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from lavish.extensions import db
+from lavish.models.base import TimestampMixin
+from lavish.models.types import UTCDateTime
+
+
+class OrderStatus(StrEnum):
+    PENDING = "pending"
+    PAID = "paid"
+    FAILED = "failed"
+    REFUNDED = "refunded"
+    CANCELLED = "cancelled"
+
+
+class Order(TimestampMixin, db.Model):
+    """A one-time purchase of a site."""
+
+    __tablename__ = "orders"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    site_id: Mapped[int] = mapped_column(sa.ForeignKey("sites.id"), nullable=False, index=True)
+    customer_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"), index=True)
+    buyer_email: Mapped[str] = mapped_column(sa.String(254), nullable=False)
+    buyer_name: Mapped[str] = mapped_column(sa.String(120), nullable=False, default="")
+    amount_cents: Mapped[int] = mapped_column(nullable=False)
+    currency: Mapped[str] = mapped_column(sa.String(3), nullable=False)
+    status: Mapped[str] = mapped_column(
+        sa.String(20), nullable=False, default=OrderStatus.PENDING, index=True
+    )
+    provider: Mapped[str] = mapped_column(sa.String(20), nullable=False)
+    checkout_id: Mapped[str | None] = mapped_column(sa.String(64), unique=True)
+    checkout_url: Mapped[str | None] = mapped_column(sa.String(500))
+    payment_id: Mapped[str | None] = mapped_column(sa.String(64), unique=True)
+    failure_reason: Mapped[str] = mapped_column(sa.String(500), nullable=False, default="")
+    paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
+    refunded_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    site = relationship("Site")
+    customer = relationship("User")
+
+
+class SubscriptionStatus(StrEnum):
+    PENDING = "pending"
+    ACTIVE = "active"
+    PAST_DUE = "past_due"
+    CANCELLED = "cancelled"
+    EXPIRED = "expired"
+
+
+class Subscription(TimestampMixin, db.Model):
+    """One hosting subscription of a site; a site keeps the history of all of them."""
+
+    __tablename__ = "subscriptions"
+    __table_args__ = (
+        # Sweeps select what is due through these.
+        sa.Index("ix_subscriptions_status_grace_until", "status", "grace_until"),
+        sa.Index("ix_subscriptions_status_current_period_end", "status", "current_period_end"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    site_id: Mapped[int] = mapped_column(sa.ForeignKey("sites.id"), nullable=False, index=True)
+    customer_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"), nullable=False, index=True)
+    provider: Mapped[str] = mapped_column(sa.String(20), nullable=False)
+    provider_subscription_id: Mapped[str | None] = mapped_column(sa.String(64), unique=True)
+    checkout_id: Mapped[str | None] = mapped_column(sa.String(64), unique=True)
+    checkout_url: Mapped[str | None] = mapped_column(sa.String(500))
+    status: Mapped[str] = mapped_column(
+        sa.String(20), nullable=False, default=SubscriptionStatus.PENDING
+    )
+    amount_cents: Mapped[int] = mapped_column(nullable=False)
+    currency: Mapped[str] = mapped_column(sa.String(3), nullable=False)
+    current_period_start: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    current_period_end: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    grace_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    cancel_at_period_end: Mapped[bool] = mapped_column(nullable=False, default=False)
+    cancel_reason: Mapped[str] = mapped_column(sa.String(500), nullable=False, default="")
+    activated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    past_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # When the site of an ended subscription is to be suspended (ended_at + CANCEL_GRACE_DAYS).
+    site_online_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
+    renewal_reminded_for: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    site = relationship("Site")
+    customer = relationship("User")
+
+
+class Payment(db.Model):
+    """Every payment received, once per provider payment id (`pa_…`)."""
+
+    __tablename__ = "payments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    provider_payment_id: Mapped[str] = mapped_column(sa.String(64), unique=True, nullable=False)
+    kind: Mapped[str] = mapped_column(sa.String(20), nullable=False)  # one_time | recurring
+    order_id: Mapped[int | None] = mapped_column(sa.ForeignKey("orders.id"), index=True)
+    subscription_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("subscriptions.id"), index=True
+    )
+    amount_cents: Mapped[int] = mapped_column(nullable=False)
+    currency: Mapped[str] = mapped_column(sa.String(3), nullable=False)
+    paid_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False, index=True)
+    refunded_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class WebhookEvent(db.Model):
+    """Every webhook delivery, stored before it is processed."""
+
+    __tablename__ = "webhook_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    delivery_id: Mapped[str] = mapped_column(sa.String(100), unique=True, nullable=False)
+    event_type: Mapped[str] = mapped_column(sa.String(100), nullable=False, index=True)
+    object_id: Mapped[str] = mapped_column(sa.String(100), nullable=False, default="")
+    payload: Mapped[str] = mapped_column(sa.Text, nullable=False)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False, index=True)
+    processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    result: Mapped[str] = mapped_column(sa.String(200), nullable=False, default="")
+    error: Mapped[str] = mapped_column(sa.Text, nullable=False, default="")

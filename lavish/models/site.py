@@ -1,0 +1,75 @@
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from lavish.clock import utcnow
+from lavish.extensions import db
+from lavish.models.base import TimestampMixin
+from lavish.models.types import UTCDateTime
+
+
+class SiteStatus(StrEnum):
+    PREVIEW = "preview"
+    OWNED = "owned"
+    ACTIVE = "active"
+    SUSPENDED = "suspended"
+
+
+class Site(TimestampMixin, db.Model):
+    __tablename__ = "sites"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(sa.String(63), unique=True, nullable=False)
+    business_name: Mapped[str] = mapped_column(sa.String(200), nullable=False)
+    phone: Mapped[str] = mapped_column(sa.String(40), nullable=False, default="")
+    email: Mapped[str] = mapped_column(sa.String(254), nullable=False, default="")
+    city: Mapped[str] = mapped_column(sa.String(120), nullable=False, default="")
+    category: Mapped[str] = mapped_column(sa.String(120), nullable=False, default="")
+    status: Mapped[str] = mapped_column(
+        sa.String(20), nullable=False, default=SiteStatus.PREVIEW, index=True
+    )
+    status_reason: Mapped[str] = mapped_column(sa.String(500), nullable=False, default="")
+    owner_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"), index=True)
+    live_version_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("site_versions.id", use_alter=True)
+    )
+    purchased_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    suspended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    owner = relationship("User", foreign_keys=[owner_id])
+    live_version: Mapped[SiteVersion | None] = relationship(
+        foreign_keys=[live_version_id], post_update=True
+    )
+    versions: Mapped[list[SiteVersion]] = relationship(
+        back_populates="site",
+        foreign_keys="SiteVersion.site_id",
+        order_by="SiteVersion.number.desc()",
+    )
+
+    def __repr__(self) -> str:
+        return f"<Site {self.slug} {self.status}>"
+
+
+class SiteVersion(db.Model):
+    """An immutable published snapshot of a site, stored on disk under SITES_ROOT."""
+
+    __tablename__ = "site_versions"
+    __table_args__ = (sa.UniqueConstraint("site_id", "number"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    site_id: Mapped[int] = mapped_column(sa.ForeignKey("sites.id"), nullable=False)
+    number: Mapped[int] = mapped_column(nullable=False)
+    note: Mapped[str] = mapped_column(sa.String(500), nullable=False, default="")
+    file_count: Mapped[int] = mapped_column(nullable=False, default=0)
+    total_bytes: Mapped[int] = mapped_column(sa.BigInteger, nullable=False, default=0)
+    created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, nullable=False)
+
+    site: Mapped[Site] = relationship(back_populates="versions", foreign_keys=[site_id])
+
+    def __repr__(self) -> str:
+        return f"<SiteVersion {self.site_id}#{self.number}>"

@@ -1,0 +1,59 @@
+from __future__ import annotations
+
+import secrets
+from datetime import datetime
+from enum import StrEnum
+
+import sqlalchemy as sa
+from flask_login import UserMixin
+from sqlalchemy.orm import Mapped, mapped_column
+
+from lavish.extensions import db
+from lavish.models.base import TimestampMixin
+from lavish.models.types import UTCDateTime
+
+
+class Role(StrEnum):
+    CUSTOMER = "customer"
+    ADMIN = "admin"
+
+
+def normalize_email(email: str) -> str:
+    """Emails are unique regardless of case and surrounding spaces."""
+    return email.strip().lower()
+
+
+def new_session_token() -> str:
+    return secrets.token_urlsafe(16)
+
+
+class User(UserMixin, TimestampMixin, db.Model):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(sa.String(254), unique=True, nullable=False)
+    name: Mapped[str] = mapped_column(sa.String(120), nullable=False, default="")
+    phone: Mapped[str] = mapped_column(sa.String(40), nullable=False, default="")
+    # Null for an account that a purchase created and whose owner has not set a password yet.
+    password_hash: Mapped[str | None] = mapped_column(sa.String(255))
+    role: Mapped[str] = mapped_column(sa.String(20), nullable=False, default=Role.CUSTOMER)
+    email_verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    password_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Part of the Flask-Login id: changing it ends every other session and remember-me cookie.
+    session_token: Mapped[str] = mapped_column(
+        sa.String(32), nullable=False, default=new_session_token
+    )
+
+    def get_id(self) -> str:
+        return f"{self.id}:{self.session_token}"
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == Role.ADMIN
+
+    @property
+    def is_verified(self) -> bool:
+        return self.email_verified_at is not None
+
+    def __repr__(self) -> str:
+        return f"<User {self.id} {self.email}>"

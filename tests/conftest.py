@@ -1,0 +1,173 @@
+"""Fixtures: an app per database backend (real SQLite and real PostgreSQL), clients, users, mail.
+
+Every test that uses `app` runs once on SQLite and once on PostgreSQL; set
+LAVISH_TEST_BACKENDS=sqlite (or postgresql) to run one. The schema is built by the migrations,
+once per backend and session, in a database of its own; tables are emptied between tests.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+from flask.testing import FlaskClient
+
+from lavish import create_app
+from lavish.accounts.passwords import hash_password
+from lavish.clock import utcnow
+from lavish.extensions import db, mail
+from lavish.models import Role, User
+
+POSTGRES_ADMIN_URL = os.environ.get(
+    "TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+REDIS_TEST_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+BACKENDS = os.environ.get("LAVISH_TEST_BACKENDS", "sqlite,postgresql").split(",")
+TEST_PASSWORD = "correct horse battery staple"
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def database_url(request, tmp_path_factory) -> Iterator[str]:
+    if request.param == "sqlite":
+        path = tmp_path_factory.mktemp("sqlite") / "test.db"
+        url = f"sqlite:///{path}"
+        _migrate(url)
+        yield url
+        return
+    name = f"lavish_test_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    url = sa.make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+    try:
+        _migrate(url)
+        yield url
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def _migrate(url: str) -> None:
+    from flask_migrate import upgrade
+
+    app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": url})
+    with app.app_context():
+        upgrade()
+        db.engine.dispose()
+
+
+def base_config(database_url: str, tmp_path: Path) -> dict:
+    return {
+        "TESTING": True,
+        "SECRET_KEY": "test-secret-key",
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "WTF_CSRF_ENABLED": False,
+        "REDIS_URL": None,
+        "PUBLIC_URL": "http://localhost",
+        "SITES_ROOT": str(tmp_path / "hosted"),
+        # A server name makes Flask-Mail "send" (suppressed while testing, recorded by `outbox`).
+        "MAIL_SERVER": "127.0.0.1",
+        "MAIL_OUTBOX_DIR": str(tmp_path / "outbox"),
+        "RECURRENTE_WEBHOOK_SECRET": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+    }
+
+
+@pytest.fixture
+def app_config(database_url: str, tmp_path: Path) -> dict:
+    """Override in a test module (or update in a test) to change the app's configuration."""
+    return base_config(database_url, tmp_path)
+
+
+@pytest.fixture
+def app(app_config: dict) -> Iterator[Flask]:
+    app = create_app(app_config)
+    with app.app_context():
+        yield app
+        db.session.remove()
+        _empty_tables()
+        db.engine.dispose()
+
+
+def _empty_tables() -> None:
+    tables = list(reversed(db.metadata.sorted_tables))
+    with db.engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            names = ", ".join(f'"{t.name}"' for t in tables)
+            conn.execute(sa.text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+        else:
+            conn.execute(sa.text("PRAGMA foreign_keys=OFF"))
+            for table in tables:
+                conn.execute(table.delete())
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def outbox(app: Flask) -> Iterator[list]:
+    """Mails sent (in this process) while the test runs."""
+    with mail.record_messages() as messages:
+        yield messages
+
+
+@pytest.fixture
+def make_user(app: Flask):
+    def make(
+        email: str = "owner@example.com",
+        *,
+        password: str | None = TEST_PASSWORD,
+        name: str = "Olivia Owner",
+        role: str = Role.CUSTOMER,
+        verified: bool = True,
+    ) -> User:
+        user = User(
+            email=email,
+            name=name,
+            role=role,
+            password_hash=hash_password(password) if password else None,
+            email_verified_at=utcnow() if verified else None,
+        )
+        db.session.add(user)
+        db.session.commit()
+        return user
+
+    return make
+
+
+@pytest.fixture
+def login(client: FlaskClient):
+    """Sign a user in through the real login form."""
+
+    def do_login(user: User, password: str = TEST_PASSWORD, test_client: FlaskClient | None = None):
+        response = (test_client or client).post(
+            "/customer/login", data={"email": user.email, "password": password}
+        )
+        assert response.status_code == 303, response.get_data(as_text=True)
+        return response
+
+    return do_login
+
+
+@pytest.fixture
+def admin(make_user) -> User:
+    return make_user("staff@example.com", name="Sam Staff", role=Role.ADMIN)
+
+
+@pytest.fixture
+def redis_url() -> Iterator[str]:
+    """A real Redis, emptied before and after the test."""
+    from redis import Redis
+
+    connection = Redis.from_url(REDIS_TEST_URL)
+    connection.flushdb()
+    yield REDIS_TEST_URL
+    connection.flushdb()

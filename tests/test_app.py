@@ -1,0 +1,52 @@
+"""The factory, configuration and migrations."""
+
+import sqlalchemy as sa
+
+from lavish import create_app
+from lavish.extensions import db
+
+
+def test_factory_takes_config(app):
+    assert app.testing
+    assert app.config["SITE_PRICE_CENTS"] == 49500
+    assert app.config["PAYMENT_PROVIDER"] == "sandbox"
+
+
+def test_defaults_follow_the_contract(monkeypatch, tmp_path):
+    for name in ["DATABASE_URL", "REDIS_URL", "PUBLIC_URL", "RECURRENTE_SECRET_KEY", "GRACE_DAYS"]:
+        monkeypatch.delenv(name, raising=False)
+    app = create_app({"TESTING": True})
+    assert app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite:///")
+    assert app.config["REDIS_URL"] is None
+    assert app.config["PUBLIC_URL"] == "http://127.0.0.1:5000"
+    assert app.config["GRACE_DAYS"] == 7
+    assert app.config["CANCEL_GRACE_DAYS"] == 30
+    assert app.config["SETUP_DAYS"] == 14
+    assert app.config["CURRENCY"] == "USD"
+
+
+def test_environment_overrides(monkeypatch):
+    monkeypatch.setenv("GRACE_DAYS", "3")
+    monkeypatch.setenv("RECURRENTE_SECRET_KEY", "sk_test_x")
+    app = create_app({"TESTING": True})
+    assert app.config["GRACE_DAYS"] == 3
+    assert app.config["PAYMENT_PROVIDER"] == "recurrente"
+
+
+def test_migrations_build_every_table(app):
+    tables = set(sa.inspect(db.engine).get_table_names())
+    assert set(db.metadata.tables) <= tables
+    assert "alembic_version" in tables
+
+
+def test_home_page(client):
+    response = client.get("/")
+    assert response.status_code == 200
+    assert b"htmx-2.0.11.min.js" in response.data
+    assert "HX-Request" in response.headers["Vary"]
+
+
+def test_unknown_page_is_a_plain_404(client):
+    response = client.get("/customer/nothing-here")
+    assert response.status_code == 404
+    assert b"Page not found" in response.data

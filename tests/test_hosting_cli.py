@@ -5,11 +5,11 @@ from __future__ import annotations
 import os
 
 import sqlalchemy as sa
+from hosting_support import make_folder, pointer, sites_root, tree
 
 from lavish.extensions import db
 from lavish.hosting.cli import DEMO_ADMIN_EMAIL, DEMO_SLUG
 from lavish.models import Role, Site, SiteVersion, User
-from tests.hosting_support import make_folder, pointer, sites_root, tree
 
 
 def _run(app, *args):

@@ -9,13 +9,13 @@ import zipfile
 
 import pytest
 import sqlalchemy as sa
+from hosting_support import make_folder, pointer, publish_new, sites_root, tree
 
 from lavish.extensions import db
 from lavish.hosting import publisher, services
 from lavish.hosting.publisher import PublishError
 from lavish.hosting.slugs import SlugError
 from lavish.models import Site, SiteStatus, SiteVersion
-from tests.hosting_support import make_folder, pointer, publish_new, sites_root, tree
 
 
 def test_publish_creates_numbered_immutable_versions(app, tmp_path):

@@ -6,11 +6,11 @@ from __future__ import annotations
 import os
 
 import pytest
+from hosting_support import make_folder, publish_new, sites_root
 
 from lavish.extensions import db
 from lavish.hosting import services
 from lavish.models import SiteStatus
-from tests.hosting_support import make_folder, publish_new, sites_root
 
 
 @pytest.fixture

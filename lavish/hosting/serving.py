@@ -179,6 +179,8 @@ def serve_file(request: Request, hosting: Hosting, slug: str, path: str) -> Resp
         if stat.S_ISDIR(info.st_mode):
             response = Response(status=301)
             response.headers["Location"] = f"/{slug}/{path}/"
+            if robots:
+                response.headers["X-Robots-Tag"] = "noindex"
             return response
         return not_found(hosting, slug, robots)
     handle = os.fdopen(fd, "rb")

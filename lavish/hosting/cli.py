@@ -158,9 +158,9 @@ def ensure_demo_admin() -> tuple[str, str]:
 def ensure_demo_site() -> str:
     site = db.session.scalar(sa.select(Site).where(Site.slug == DEMO_SLUG))
     live = site.live_version if site is not None else None
-    on_disk = live is not None and (
-        version_dir(sites_root(), DEMO_SLUG, live.number) / "htdocs"
-    ).is_dir()
+    on_disk = (
+        live is not None and (version_dir(sites_root(), DEMO_SLUG, live.number) / "htdocs").is_dir()
+    )
     if site is None or not on_disk:
         import_site(
             DEMO_SLUG, DEMO_FOLDER, name=site.business_name if site else "LA Plumbing Pros",

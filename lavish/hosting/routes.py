@@ -14,7 +14,7 @@ from flask.sessions import SecureCookieSessionInterface
 
 from lavish.hosting import bp
 from lavish.hosting.serving import Hosting, serve_file
-from lavish.hosting.slugs import is_servable_slug
+from lavish.hosting.slugs import SLUG_RE, is_servable_slug
 
 
 class _SessionInterface(SecureCookieSessionInterface):
@@ -73,6 +73,8 @@ def site_root(slug: str):
     sites_host = _sites_host()
     if sites_host and request.host.lower() != sites_host and is_servable_slug(slug):
         return _on_other_host(sites_host)
+    if not SLUG_RE.match(slug):
+        abort(404)
     query = request.query_string.decode("latin-1")
     return redirect(f"/{slug}/" + (f"?{query}" if query else ""), code=301)
 

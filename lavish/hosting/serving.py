@@ -15,8 +15,10 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+from flask import Response
+from werkzeug.datastructures import Headers
 from werkzeug.http import http_date, parse_date
-from werkzeug.wrappers import Request, Response
+from werkzeug.wrappers import Request
 from werkzeug.wsgi import wrap_file
 
 from lavish.hosting.layout import NOINDEX_MARKER, NOT_FOUND_PAGE, SUSPENDED_MARKER, UNAVAILABLE_PAGE
@@ -92,6 +94,15 @@ class Hosting:
     live: str  # SITES_ROOT/live, absolute, no trailing slash
 
 
+class _NotModified(Response):
+    """A 304 that keeps Last-Modified (werkzeug strips it; Nginx sends it) and no Content-Type."""
+
+    def get_wsgi_headers(self, environ):
+        headers = Headers(self.headers)
+        headers.remove("Content-Type")
+        return headers
+
+
 def _etag_matches(header: str, etag: str, weak: bool) -> bool:
     header = header.strip()
     if header == "*":
@@ -158,6 +169,24 @@ def _exists(path: str) -> bool:
     return True
 
 
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW
+
+
+def _open_beneath(site: str, path: str) -> int:
+    """Open `path` inside the site's served tree without following any symlink below the live
+    pointer itself (Nginx: `disable_symlinks on from=<live>/<slug>`)."""
+    *folders, name = path.split("/")
+    dir_fd = os.open(site, os.O_RDONLY | os.O_DIRECTORY)  # follows live/<slug> only
+    try:
+        for folder in folders:
+            next_fd = os.open(folder, _DIR_FLAGS, dir_fd=dir_fd)
+            os.close(dir_fd)
+            dir_fd = next_fd
+        return os.open(name, os.O_RDONLY | os.O_NOFOLLOW, dir_fd=dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
 def serve_file(request: Request, hosting: Hosting, slug: str, path: str) -> Response | None:
     """The response for /<slug>/<path>; None means "answer the portal's plain 404"."""
     site = f"{hosting.live}/{slug}"
@@ -168,9 +197,8 @@ def serve_file(request: Request, hosting: Hosting, slug: str, path: str) -> Resp
         return not_found(hosting, slug, robots)
     if path == "" or path.endswith("/"):
         path += "index.html"
-    filename = f"{site}/{path}"
     try:
-        fd = os.open(filename, os.O_RDONLY | os.O_NOFOLLOW)
+        fd = _open_beneath(site, path)
     except OSError:
         return not_found(hosting, slug, robots)
     info = os.fstat(fd)
@@ -189,7 +217,10 @@ def serve_file(request: Request, hosting: Hosting, slug: str, path: str) -> Resp
     status = _condition(request, info, etag)
     if status == 412:
         handle.close()
-        return Response(status=412)
+        failed = Response(status=412)
+        if robots:
+            failed.headers["X-Robots-Tag"] = "noindex"
+        return failed
     headers = {
         "Content-Type": content_type,
         "Last-Modified": http_date(int(info.st_mtime)),
@@ -200,7 +231,7 @@ def serve_file(request: Request, hosting: Hosting, slug: str, path: str) -> Resp
         headers["X-Robots-Tag"] = "noindex"
     if status == 304:
         handle.close()
-        return Response(status=304, headers=headers)
+        return _NotModified(status=304, headers=headers)
     headers["Content-Length"] = str(info.st_size)
     response = Response(
         wrap_file(request.environ, handle), status=200, headers=headers, direct_passthrough=True

@@ -92,11 +92,10 @@ def register_customer(*, name: str, email: str, password: str) -> User:
         password_hash=hash_password(password),
         password_changed_at=utcnow(),
     )
+    db.session.add(user)
     try:
-        with db.session.begin_nested():  # two sign-ups of one address at once: one wins
-            db.session.add(user)
-            db.session.flush()
-    except IntegrityError as exc:
+        db.session.flush()
+    except IntegrityError as exc:  # two sign-ups of one address at once: the caller rolls back
         raise EmailTaken(user.email) from exc
     queue_mail(
         user.email,

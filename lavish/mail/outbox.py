@@ -34,14 +34,20 @@ def queue_mail(
         )
         if exists:
             return None
-        try:
-            # Two transactions reporting the same event at once: the unique key keeps one, and
-            # the savepoint keeps the caller's transaction usable for the one that loses.
-            with db.session.begin_nested():
-                db.session.add(email)
-                db.session.flush()
-        except IntegrityError:
-            return None
+        if db.session.get_bind().dialect.name != "postgresql":
+            # SQLite serialises writers; and its driver turns a SAVEPOINT opened before the
+            # first write into a commit on release, so no savepoint there.
+            db.session.add(email)
+            db.session.flush()
+        else:
+            try:
+                # Two transactions reporting the same event at once: the unique key keeps one,
+                # and the savepoint keeps the losing caller's transaction usable.
+                with db.session.begin_nested():
+                    db.session.add(email)
+                    db.session.flush()
+            except IntegrityError:
+                return None
     enqueue_after_commit(DELIVER_JOB, email.id)
     return email
 

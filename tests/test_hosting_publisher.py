@@ -364,3 +364,22 @@ def test_extract_zip_counts_real_inflated_bytes(app, tmp_path):
 def test_extract_zip_refuses_garbage(app, tmp_path):
     with pytest.raises(PublishError, match="not a readable zip"):
         publisher.extract_zip(io.BytesIO(b"not a zip"), tmp_path)
+
+
+def test_publish_zip_service(app, tmp_path):
+    site = services.create_site("zipped", "Zipped")
+    version = services.publish_zip(
+        site, _zip({"index.html": b"<html><body>z</body></html>", "css/a.css": b"a{}"}), note="up"
+    )
+    db.session.commit()
+    assert version.number == 1 and version.file_count == 2
+    assert (sites_root(app) / "versions/zipped/1/htdocs/css/a.css").read_bytes() == b"a{}"
+    assert tree(sites_root(app) / "tmp") == []
+
+
+def test_publish_zip_refusal_changes_nothing(app, tmp_path):
+    site = services.create_site("zipped", "Zipped")
+    with pytest.raises(PublishError, match="link: is a symbolic link"):
+        services.publish_zip(site, _zip({"index.html": b"x"}, {"link": "/etc/passwd"}))
+    db.session.rollback()
+    assert tree(sites_root(app) / "versions") == [] and tree(sites_root(app) / "tmp") == []

@@ -192,9 +192,7 @@ def forgot_password():
 
 
 def _link_problem(error: TokenError):
-    return render_template(
-        "accounts/link_problem.html", message=str(error), resend_form=None
-    ), 400
+    return render_template("accounts/link_problem.html", message=str(error), resend_form=None), 400
 
 
 @bp.route("/reset-password/<token>", methods=["GET", "POST"])

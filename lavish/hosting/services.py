@@ -80,10 +80,12 @@ def publish(
 
     The folder is checked first (index.html, no symlinks, names, limits): on PublishError
     nothing has changed. The files are copied into versions/<slug>/<n>/ at once (immutable;
-    harmless if the transaction rolls back), the pointer switches after the commit.
+    left unused, and replaced by the next publish, if the transaction rolls back), the pointer
+    switches after the commit.
     """
     root = sites_root()
     manifest = publisher.check_folder(Path(folder))
+    slug = site.slug
     if site.id is None:
         db.session.flush()
     number = (
@@ -92,7 +94,6 @@ def publish(
         )
         or 0
     ) + 1
-    publisher.store_version(root, site.slug, number, Path(folder), manifest)
     version = SiteVersion(
         site_id=site.id,
         number=number,
@@ -101,8 +102,17 @@ def publish(
         total_bytes=manifest.total_bytes,
         created_by_id=actor.id if actor is not None else None,
     )
+    # The row first: the unique (site, number) makes this transaction the only one that may
+    # write versions/<slug>/<number>/ (a concurrent publish waits on it, then fails here).
+    # (No savepoint: SQLite's driver would commit it. The caller rolls back on PublishError.)
     db.session.add(version)
-    db.session.flush()
+    try:
+        db.session.flush()
+    except sa.exc.IntegrityError as exc:
+        raise PublishError(
+            f"{slug}: another version was published at the same moment; try again."
+        ) from exc
+    publisher.store_version(root, slug, number, Path(folder), manifest)
     site.live_version_id = version.id
     site.updated_at = utcnow()
     db.session.flush()

@@ -68,7 +68,7 @@ def keep_portal_off_the_sites_host():
     return redirect(f"{portal}{request.full_path.rstrip('?')}", code=301)
 
 
-@bp.route("/<slug>", methods=["GET", "HEAD"])
+@bp.route("/<site:slug>", methods=["GET", "HEAD"])
 def site_root(slug: str):
     sites_host = _sites_host()
     if sites_host and request.host.lower() != sites_host and is_servable_slug(slug):
@@ -79,8 +79,8 @@ def site_root(slug: str):
     return redirect(f"/{slug}/" + (f"?{query}" if query else ""), code=301)
 
 
-@bp.route("/<slug>/", defaults={"path": ""}, methods=["GET", "HEAD"])
-@bp.route("/<slug>/<path:path>", methods=["GET", "HEAD"])
+@bp.route("/<site:slug>/", defaults={"path": ""}, methods=["GET", "HEAD"])
+@bp.route("/<site:slug>/<path:path>", methods=["GET", "HEAD"])
 def site_file(slug: str, path: str):
     if not is_servable_slug(slug):
         abort(404)

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 import sqlalchemy as sa
-from account_helpers import errors_in, flashes_in
-from conftest import TEST_PASSWORD
+from account_helpers import TEST_PASSWORD, errors_in, flashes_in
 
 from lavish import create_app
 from lavish.extensions import db

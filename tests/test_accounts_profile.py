@@ -6,8 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 import sqlalchemy as sa
-from account_helpers import STRONG_PASSWORD, errors_in, flashes_in
-from conftest import TEST_PASSWORD
+from account_helpers import STRONG_PASSWORD, TEST_PASSWORD, errors_in, flashes_in
 
 from lavish.accounts.passwords import verify_password
 from lavish.extensions import db

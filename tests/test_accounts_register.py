@@ -6,7 +6,13 @@ import html
 
 import pytest
 import sqlalchemy as sa
-from account_helpers import STRONG_PASSWORD, errors_in, flashes_in, link_in, register_data
+from account_helpers import (
+    STRONG_PASSWORD,
+    errors_in,
+    flashes_in,
+    link_in,
+    register_data,
+)
 
 from lavish.accounts.passwords import verify_password
 from lavish.extensions import db

@@ -10,8 +10,7 @@ import time
 import pytest
 import sqlalchemy as sa
 import time_machine
-from account_helpers import STRONG_PASSWORD, errors_in, flashes_in, link_in
-from conftest import TEST_PASSWORD
+from account_helpers import STRONG_PASSWORD, TEST_PASSWORD, errors_in, flashes_in, link_in
 
 from lavish.accounts import services
 from lavish.accounts.passwords import verify_password

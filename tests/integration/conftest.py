@@ -12,18 +12,18 @@
   subprocess against the test's database and ``redis_url`` and waits for it; returns the
   CompletedProcess (stdout+stderr in ``.stdout``). ``app_env`` is the environment it uses
   (DATABASE_URL, REDIS_URL, SECRET_KEY, PUBLIC_URL from ``app_config``).
-- ``outbox_files(folder)``: the mails written to MAIL_OUTBOX_DIR (no SMTP configured), parsed.
-- ``chromium``: a headless Debian Chromium page driven by Playwright (skips if missing).
+- ``integration_support`` (import it in tests: conftest modules can't be imported by name):
+  ``free_port()``, ``outbox_files(folder)`` (the mails written to MAIL_OUTBOX_DIR when no SMTP
+  is configured, parsed), ``mail_text(message)`` (decoded text part).
+- ``chromium``: a page of headless Debian Chromium driven by Playwright (skips if missing);
+  ``chromium_browser`` for your own contexts (e.g. ``new_context(java_script_enabled=False)``).
 
 Mark such tests ``@pytest.mark.integration`` (and ``browser`` for Chromium ones).
 """
 
 from __future__ import annotations
 
-import email
-import email.policy
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -35,40 +35,11 @@ from pathlib import Path
 
 import pytest
 from flask import Flask
+from integration_support import CHROMIUM, CHROMIUM_ARGS, free_port, mail_text, parse_mail
 
 from lavish import create_app
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def parse_mail(raw: bytes) -> EmailMessage:
-    return email.message_from_bytes(raw, policy=email.policy.default)  # type: ignore[return-value]
-
-
-def mail_text(message: EmailMessage) -> str:
-    """The decoded text/plain part (quoted-printable and friends undone)."""
-    part = message.get_body(preferencelist=("plain",))
-    return part.get_content() if part is not None else ""
-
-
-def outbox_files(folder: str | Path) -> list[EmailMessage]:
-    return [parse_mail(path.read_bytes()) for path in sorted(Path(folder).glob("*.eml"))]
 
 
 # ---- SMTP --------------------------------------------------------------------------------
@@ -202,18 +173,27 @@ def run_rq_worker(app_env):
 
 
 @pytest.fixture
-def chromium():
+def chromium_browser():
+    """A headless Debian Chromium (Playwright's Browser); make your own contexts from it."""
     if not Path(CHROMIUM).exists():
         pytest.skip("Debian's chromium is not installed (make system-deps)")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        context = browser.new_context()
-        page = context.new_page()
-        page.set_default_timeout(15_000)
         try:
-            yield page
+            yield browser
         finally:
-            context.close()
             browser.close()
+
+
+@pytest.fixture
+def chromium(chromium_browser):
+    """A page in a fresh browser context (JavaScript on)."""
+    context = chromium_browser.new_context()
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    try:
+        yield page
+    finally:
+        context.close()

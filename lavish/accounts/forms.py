@@ -125,10 +125,6 @@ class ProfileForm(FlaskForm):
     )
 
 
-class ButtonForm(FlaskForm):
-    """A POST with nothing but the CSRF token (logout, resend verification)."""
-
-
 # Inline validation (htmx) may check these fields, and only these: never the current password
 # (that would be a password oracle) nor login (that would reveal accounts without a rate limit).
 INLINE_FIELDS: dict[str, tuple[type[FlaskForm], frozenset[str]]] = {

@@ -30,6 +30,11 @@ def test_login_with_mixed_case_email_signs_in_and_goes_to_the_dashboard(client, 
     assert "Welcome back, Olivia." in flashes_in(page)
 
 
+def test_unicode_email_signs_in_whatever_the_case(client, make_user):
+    make_user("josé.núñez@exämple.com")
+    assert sign_in(client, email=" JOSÉ.Núñez@EXÄMPLE.com").status_code == 303
+
+
 def test_admins_land_on_the_console(client, admin):
     response = sign_in(client, email=admin.email)
     assert response.headers["Location"] == "/admin/"

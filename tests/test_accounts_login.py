@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 import sqlalchemy as sa
 from account_helpers import TEST_PASSWORD, errors_in, flashes_in
@@ -441,3 +443,24 @@ def test_posts_with_the_csrf_token_work_as_a_field_or_an_htmx_header(csrf_client
         data={"email": "owner@example.com", "password": TEST_PASSWORD, "csrf_token": token},
     )
     assert response.status_code == 303
+
+
+def test_passwords_never_reach_the_logs(app, client, make_user, caplog):
+    secret = "never-log-this-passphrase-1"
+    app.config["MAIL_SERVER"] = None  # mails are written to the log too
+    with caplog.at_level(logging.DEBUG):
+        client.post(
+            "/customer/register",
+            data={
+                "name": "L",
+                "email": "l@example.com",
+                "password": secret,
+                "password_confirm": secret,
+            },
+        )
+        client.post("/customer/logout")
+        client.post("/customer/login", data={"email": "l@example.com", "password": secret + "x"})
+        client.post("/customer/login", data={"email": "l@example.com", "password": secret})
+        client.post("/customer/validate/register/password", data={"password": secret})
+    assert "Welcome to Lavish" in caplog.text  # the welcome mail went to the log
+    assert secret not in caplog.text

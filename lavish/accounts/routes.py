@@ -343,7 +343,9 @@ def validate_field(form_name: str, field_name: str):
     form_class, fields = INLINE_FIELDS.get(form_name, (None, frozenset()))
     if form_class is None or field_name not in fields:
         raise NotFound()
-    ratelimit.enforce(INLINE_CHECKS_PER_IP, request.remote_addr)
+    if not ratelimit.hit(INLINE_CHECKS_PER_IP, request.remote_addr).allowed:
+        # 204: htmx leaves the field as it is; the check still happens on submit.
+        return "", 204
     kwargs = {}
     if form_name in {"new-password", "change-password"}:
         kwargs["account_email"] = _inline_account_email()

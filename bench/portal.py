@@ -126,7 +126,7 @@ def seed(database_url: str) -> None:
         db.engine.dispose()
 
 
-def start_gunicorn(database_url: str, port: int, workers: int) -> subprocess.Popen:
+def start_gunicorn(database_url: str, port: int, workers: int, threads: int) -> subprocess.Popen:
     env = {
         **{k: v for k, v in os.environ.items() if k not in {"REDIS_URL", "MAIL_SERVER"}},
         "DATABASE_URL": database_url,
@@ -195,7 +195,17 @@ def login(base: str) -> tuple[str, float]:
 def wrk(url: str, *, seconds: int, connections: int, cookie: str | None = None) -> dict[str, float]:
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
         script.write(WRK_SCRIPT)
-    command = ["wrk", "-t", "2", "-c", str(connections), "-d", f"{seconds}s", "-s", script.name]
+    command = [
+        "wrk",
+        "-t",
+        str(min(2, connections)),
+        "-c",
+        str(connections),
+        "-d",
+        f"{seconds}s",
+        "-s",
+        script.name,
+    ]
     if cookie:
         command += ["-H", f"Cookie: {cookie}"]
     output = subprocess.run(command + [url], capture_output=True, text=True, check=True).stdout
@@ -233,6 +243,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=15)
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--threads", type=int, default=1, help=">1: gthread workers")
     parser.add_argument("--logins", type=int, default=15)
     args = parser.parse_args()
     if not shutil.which("wrk"):
@@ -243,7 +254,7 @@ def main() -> None:
     try:
         seed(database_url)
         port = free_port()
-        process = start_gunicorn(database_url, port, args.workers)
+        process = start_gunicorn(database_url, port, args.workers, args.threads)
         base = f"http://127.0.0.1:{port}"
 
         cookie, _ = login(base)
@@ -252,8 +263,9 @@ def main() -> None:
             page = response.read().decode()
             assert response.status == 200 and "bench-site-0" in page, "not the dashboard"
 
+        kind = f"gthread x{args.threads}" if args.threads > 1 else "sync"
         print(
-            f"portal bench: gunicorn {args.workers} sync workers, {args.connections} "
+            f"portal bench: gunicorn {args.workers} {kind} workers, {args.connections} "
             f"connections, {args.seconds}s each, PostgreSQL, {os.cpu_count()} CPUs (shared)"
         )
         baseline = wrk(f"{base}/healthz", seconds=args.seconds, connections=args.connections)

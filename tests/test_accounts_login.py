@@ -464,3 +464,20 @@ def test_passwords_never_reach_the_logs(app, client, make_user, caplog):
         client.post("/customer/validate/register/password", data={"password": secret})
     assert "Welcome to Lavish" in caplog.text  # the welcome mail went to the log
     assert secret not in caplog.text
+
+
+def test_an_account_on_a_special_use_domain_can_still_sign_in(client, make_user):
+    # Registration refuses such addresses; accounts made another way must not be locked out.
+    make_user("boss@intranet.local")
+    assert sign_in(client, email="boss@intranet.local").status_code == 303
+    client.post("/customer/logout")
+    response = client.post(
+        "/customer/register",
+        data={
+            "name": "B",
+            "email": "new@intranet.local",
+            "password": "plum-orchard-sunrise-42",
+            "password_confirm": "plum-orchard-sunrise-42",
+        },
+    )
+    assert response.status_code == 422

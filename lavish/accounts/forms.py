@@ -61,7 +61,9 @@ class RegisterForm(FlaskForm):
 
 class LoginForm(FlaskForm):
     email = EmailField(
-        "Email", filters=[_strip], validators=[Check(lambda f, v: rules.email_problem(v))]
+        "Email",
+        filters=[_strip],
+        validators=[Check(lambda f, v: rules.email_problem(v, strict=False))],
     )
     password = PasswordField(
         "Password",
@@ -74,7 +76,9 @@ class EmailOnlyForm(FlaskForm):
     """Forgot password: just an address."""
 
     email = EmailField(
-        "Email", filters=[_strip], validators=[Check(lambda f, v: rules.email_problem(v))]
+        "Email",
+        filters=[_strip],
+        validators=[Check(lambda f, v: rules.email_problem(v, strict=False))],
     )
 
 

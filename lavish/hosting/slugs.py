@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import re
 
-from werkzeug.routing import BaseConverter
-
 SLUG_PATTERN = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
 SLUG_RE = re.compile(rf"^{SLUG_PATTERN}$")
 
@@ -69,16 +67,3 @@ def check_slug(slug: str) -> str:
 def is_servable_slug(slug: str) -> bool:
     """Cheap per-request test: could this path segment be a hosted site?"""
     return bool(SLUG_RE.match(slug)) and slug not in RESERVED_SLUGS
-
-
-class SiteSlugConverter(BaseConverter):
-    """URL converter for hosted-site routes: matches servable slugs only, so a reserved word
-    (`/customer/logout`) never falls through to the hosted-site catch-all and the portal's own
-    answer (e.g. 405 Method Not Allowed) stands."""
-
-    regex = (
-        "(?!(?:"
-        + "|".join(sorted(s for s in RESERVED_SLUGS if SLUG_RE.match(s)))
-        + ")(?![a-z0-9-]))"
-        + SLUG_PATTERN
-    )

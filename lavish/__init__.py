@@ -10,7 +10,8 @@ from flask import Flask, render_template
 
 from lavish import background  # noqa: F401  (registers the after-commit job hook)
 from lavish.config import PROJECT_ROOT, from_environment
-from lavish.extensions import csrf, db, htmx, login_manager, mail, migrate
+from lavish import extensions
+from lavish.extensions import csrf, db, htmx, login_manager, migrate
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
@@ -28,7 +29,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     login_manager.login_view = "accounts.login"
     login_manager.session_protection = "basic"
     csrf.init_app(app)
-    mail.init_app(app)
+    # Not the bare name `mail`: importing the lavish.mail package rebinds it on this module.
+    extensions.mail.init_app(app)
     htmx.init_app(app)
 
     from lavish import auth  # noqa: F401  (user loader, unauthorized handler)
@@ -53,6 +55,9 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(main_bp)
     app.register_blueprint(accounts_bp, url_prefix="/customer")
     app.register_blueprint(admin_bp, url_prefix="/admin")
+    from lavish.billing import bp as billing_bp
+
+    app.register_blueprint(billing_bp)
     # The hosted-sites catch-all (/<slug>/…) is registered last, after every portal route.
     from lavish.hosting import bp as hosting_bp
 

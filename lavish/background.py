@@ -76,6 +76,10 @@ def _run_inline(app: Flask, func_path: str, args: tuple) -> None:
 # Registered once for every Flask-SQLAlchemy session (not per app: tests build many apps).
 @event.listens_for(FlaskSession, "after_commit")
 def _after_commit(session: Session) -> None:
+    if session.in_nested_transaction():
+        # SQLAlchemy also fires after_commit when a SAVEPOINT (begin_nested) is released;
+        # the jobs wait for the real commit of the outer transaction.
+        return
     pending = session.info.pop(_PENDING, None)
     if pending:
         app = current_app._get_current_object()

@@ -7,7 +7,7 @@ import re
 import sqlalchemy as sa
 
 from lavish.extensions import db
-from lavish.models import Order, OutboxEmail, Payment, Site, User
+from lavish.models import Order, Payment, Site, User
 from tests.billing.conftest import payment_payload
 
 
@@ -96,7 +96,6 @@ def test_paid_webhook_makes_a_new_buyer_the_owner_with_a_set_password_mail(
         49500,
         "one_time",
     )
-    print("EMAILS", [(e.template, e.status, e.last_error) for e in db.session.scalars(sa.select(OutboxEmail))])
     (mail,) = outbox
     assert mail.recipients == ["bea@example.com"]
     assert "pa_first1" in mail.body and "$495.00" in mail.body and "LA Plumbing Pros" in mail.body

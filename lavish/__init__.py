@@ -10,8 +10,8 @@ from flask import Flask, render_template
 
 from lavish import background  # noqa: F401  (registers the after-commit job hook)
 from lavish.config import PROJECT_ROOT, from_environment
-from lavish import extensions
 from lavish.extensions import csrf, db, htmx, login_manager, migrate
+from lavish.extensions import mail as mail_extension
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
@@ -30,7 +30,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     login_manager.session_protection = "basic"
     csrf.init_app(app)
     # Not the bare name `mail`: importing the lavish.mail package rebinds it on this module.
-    extensions.mail.init_app(app)
+    mail_extension.init_app(app)
     htmx.init_app(app)
 
     from lavish import auth  # noqa: F401  (user loader, unauthorized handler)

@@ -193,9 +193,7 @@ def _start_checkout(site: Site):
 @bp.get("/subscriptions/status")
 @login_required
 def status():
-    sites = db.session.scalars(
-        sa.select(Site).where(Site.owner_id == current_user.id).order_by(Site.business_name)
-    ).all()
+    sites = owned_sites(current_user)
     focus = request.args.get("site")
     # Back from a hosting checkout: if the webhook is late, ask the provider.
     for site in sites:
@@ -376,7 +374,21 @@ def sandbox_simulate(subscription_id: str):
 
 @bp.app_context_processor
 def _billing_template_helpers():
-    return {"billing_state": billing_state, "timedelta_days": lambda days: timedelta(days=days)}
+    return {
+        "billing_state": billing_state,
+        "billing_owned_sites": owned_sites,
+        "timedelta_days": lambda days: timedelta(days=days),
+    }
+
+
+def owned_sites(user) -> list[Site]:
+    if not getattr(user, "is_authenticated", False):
+        return []
+    return list(
+        db.session.scalars(
+            sa.select(Site).where(Site.owner_id == user.id).order_by(Site.business_name)
+        )
+    )
 
 
 def billing_state(site: Site) -> dict:

@@ -41,9 +41,10 @@ def _in_batches(
     handle: Callable[[Any], bool],
     *,
     options: tuple = (),
-    batch_size: int = BATCH_SIZE,
+    batch_size: int | None = None,
 ) -> int:
     """Claim due rows batch by batch (keyset on id), handle each, commit per batch."""
+    batch_size = batch_size or BATCH_SIZE
     done, last_id = 0, 0
     while True:
         rows = db.session.scalars(

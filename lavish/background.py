@@ -37,7 +37,13 @@ def redis_connection(app: Flask | None = None):
     from redis import Redis
 
     app = app or current_app
-    return Redis.from_url(app.config["REDIS_URL"], socket_connect_timeout=2, socket_timeout=5)
+    # One client (and connection pool) per app and URL: a new TCP connection per job was a
+    # measurable part of webhook handling (bench/billing.py).
+    clients = app.extensions.setdefault("lavish_redis", {})
+    url = app.config["REDIS_URL"]
+    if url not in clients:
+        clients[url] = Redis.from_url(url, socket_connect_timeout=2, socket_timeout=5)
+    return clients[url]
 
 
 def queue(app: Flask | None = None, name: str = "default") -> Queue:

@@ -14,7 +14,9 @@ from typing import Any
 
 import sqlalchemy as sa
 from flask import current_app
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import joinedload
 
 from lavish import audit
 from lavish.accounts.services import find_or_create_customer
@@ -23,7 +25,7 @@ from lavish.billing.providers import CheckoutItem, PaymentProvider, ProviderErro
 from lavish.clock import utcnow
 from lavish.extensions import db
 from lavish.hosting.services import change_status
-from lavish.mail.outbox import queue_mail
+from lavish.mail.outbox import queue_mails
 from lavish.models import (
     Order,
     OrderStatus,
@@ -82,22 +84,41 @@ def _iso(moment: datetime | None) -> str | None:
     return moment.isoformat() if moment else None
 
 
-def _lock(model: Any, row_id: int) -> Any:
+def _lock(model: Any, row_id: int, *options: Any) -> Any:
     """Re-read a row with a row lock (PostgreSQL; SQLite serialises writers anyway), so two
     deliveries of one event, or a webhook and a reconcile, apply it once."""
     return db.session.scalar(
         sa.select(model)
         .where(model.id == row_id)
-        .with_for_update()
+        .options(*options)
+        .with_for_update(of=model)
         .execution_options(populate_existing=True)
     )
 
 
-def _payment_exists(payment_id: str) -> bool:
+def _insert(model: Any, values: dict[str, Any], conflict_column: str) -> int | None:
+    """INSERT … ON CONFLICT DO NOTHING RETURNING id: None when the row already exists."""
+    dialect = db.session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return db.session.scalar(
+        insert(model)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=[conflict_column])
+        .returning(model.id)
+    )
+
+
+def _record_payment(payment_id: str, **values: Any) -> bool:
+    """Store a payment once per provider payment id; False when it was already recorded."""
     return (
-        db.session.scalar(sa.select(Payment.id).where(Payment.provider_payment_id == payment_id))
+        _insert(Payment, {"provider_payment_id": payment_id, **values}, "provider_payment_id")
         is not None
     )
+
+
+def _mail(to: str, template: str, context: dict[str, Any], dedupe_key: str) -> None:
+    """queue_mail in one statement (the webhook path is hot: see bench/billing.py)."""
+    queue_mails([(to, template, context, dedupe_key)])
 
 
 def _dashboard_url() -> str:
@@ -215,19 +236,16 @@ def record_order_payment(
     buyer who raced, or a second payment) is refunded through the provider and told so.
     """
     order = _lock(Order, order.id)
-    if _payment_exists(payment_id):
-        return "duplicate payment"
     now = utcnow()
-    db.session.add(
-        Payment(
-            provider_payment_id=payment_id,
-            kind="one_time",
-            order_id=order.id,
-            amount_cents=amount_cents if amount_cents is not None else order.amount_cents,
-            currency=(currency or order.currency).upper(),
-            paid_at=now,
-        )
-    )
+    if not _record_payment(
+        payment_id,
+        kind="one_time",
+        order_id=order.id,
+        amount_cents=amount_cents if amount_cents is not None else order.amount_cents,
+        currency=(currency or order.currency).upper(),
+        paid_at=now,
+    ):
+        return "duplicate payment"
     site = _lock(Site, order.site_id)
     if order.status == OrderStatus.PAID or site.status != SiteStatus.PREVIEW:
         # Lost the race (or paid twice): never keep money for a site we can't hand over.
@@ -260,7 +278,7 @@ def record_order_payment(
         .values(status=OrderStatus.CANCELLED, failure_reason="The site was sold to someone else.")
     )
     setup_ends = now + timedelta(days=current_app.config["SETUP_DAYS"])
-    queue_mail(
+    _mail(
         customer.email,
         "purchase_confirmation",
         {
@@ -277,7 +295,7 @@ def record_order_payment(
             "setup_ends": _iso(setup_ends),
             "status_url": _dashboard_url(),
         },
-        dedupe_key=f"purchase_confirmation:{payment_id}",
+        f"purchase_confirmation:{payment_id}",
     )
     db.session.flush()
     return "site sold" + (" to a new customer" if created else "")
@@ -329,7 +347,7 @@ def refund_order(
         if reason:
             order.failure_reason = reason[:500]
     site = db.session.get(Site, order.site_id)
-    queue_mail(
+    _mail(
         order.buyer_email,
         "refund_notice",
         {
@@ -342,7 +360,7 @@ def refund_order(
             "reason": reason or order.failure_reason or "Your order was refunded.",
             "refunded_at": _iso(now),
         },
-        dedupe_key=f"refund_notice:{payment_id}",
+        f"refund_notice:{payment_id}",
     )
     if actor is not None:
         audit.record(
@@ -449,29 +467,40 @@ def start_subscription(
     return sub
 
 
+SUBSCRIPTION_WITH_SITE_AND_CUSTOMER = (
+    joinedload(Subscription.site),
+    joinedload(Subscription.customer),
+)
+
+
 def find_subscription(
     *,
     provider_subscription_id: str | None = None,
     metadata: dict | None = None,
     checkout_id: str | None = None,
+    lock: bool = False,
 ) -> Subscription | None:
+    """The subscription an event is about: by su_…, our id in the checkout metadata, or the
+    checkout id. With `lock`, loaded FOR UPDATE (with its site and customer) in one query."""
+    conditions = []
     if provider_subscription_id:
-        sub = db.session.scalar(
-            sa.select(Subscription).where(
-                Subscription.provider_subscription_id == provider_subscription_id
-            )
-        )
-        if sub is not None:
-            return sub
+        conditions.append(Subscription.provider_subscription_id == provider_subscription_id)
     raw_id = str((metadata or {}).get("subscription_id") or "")
     if raw_id.isdigit():
-        sub = db.session.get(Subscription, int(raw_id))
+        conditions.append(Subscription.id == int(raw_id))
+    if checkout_id:
+        conditions.append(Subscription.checkout_id == checkout_id)
+    for condition in conditions:  # in that order of trust
+        query = sa.select(Subscription).where(condition)
+        if lock:
+            query = (
+                query.options(*SUBSCRIPTION_WITH_SITE_AND_CUSTOMER)
+                .with_for_update(of=Subscription)
+                .execution_options(populate_existing=True)
+            )
+        sub = db.session.scalar(query)
         if sub is not None:
             return sub
-    if checkout_id:
-        return db.session.scalar(
-            sa.select(Subscription).where(Subscription.checkout_id == checkout_id)
-        )
     return None
 
 
@@ -528,25 +557,25 @@ def record_subscription_payment(
     payment_id: str,
     amount_cents: int | None = None,
     currency: str | None = None,
+    locked: bool = False,
 ) -> str:
     """A subscription payment succeeded: the first one activates, later ones renew (one month
     each, from the end of the current period), a payment in grace makes it active again.
     Idempotent on `payment_id`; the order of first payment and renewal doesn't matter."""
-    sub = _lock(Subscription, sub.id)
-    if _payment_exists(payment_id):
-        return "duplicate payment"
+    if not locked:
+        sub = _lock(Subscription, sub.id, *SUBSCRIPTION_WITH_SITE_AND_CUSTOMER)
     now = utcnow()
-    db.session.add(
-        Payment(
-            provider_payment_id=payment_id,
-            kind="recurring",
-            subscription_id=sub.id,
-            amount_cents=amount_cents if amount_cents is not None else sub.amount_cents,
-            currency=(currency or sub.currency).upper(),
-            paid_at=now,
-        )
-    )
-    site = _lock(Site, sub.site_id)
+    if not _record_payment(
+        payment_id,
+        kind="recurring",
+        subscription_id=sub.id,
+        amount_cents=amount_cents if amount_cents is not None else sub.amount_cents,
+        currency=(currency or sub.currency).upper(),
+        paid_at=now,
+    ):
+        return "duplicate payment"
+    # Site changes of a subscription happen under the subscription's lock.
+    site = sub.site
     receipt = {"payment_id": payment_id, "paid_at": _iso(now)}
 
     if sub.status == SubscriptionStatus.CANCELLED:
@@ -594,9 +623,7 @@ def record_subscription_payment(
     if site.status != SiteStatus.ACTIVE:
         change_status(site, SiteStatus.ACTIVE, reason="Hosting paid.")
     db.session.flush()
-    queue_mail(
-        _customer_email(sub), template, _sub_mail_context(sub, site, **receipt), dedupe_key=dedupe
-    )
+    _mail(_customer_email(sub), template, _sub_mail_context(sub, site, **receipt), dedupe)
     return result
 
 
@@ -613,12 +640,12 @@ def mark_past_due(sub: Subscription, *, reason: str = "") -> str:
     sub.grace_until = now + timedelta(days=current_app.config["GRACE_DAYS"])
     site = db.session.get(Site, sub.site_id)
     db.session.flush()
-    queue_mail(
+    _mail(
         _customer_email(sub),
         "payment_failed",
         _sub_mail_context(sub, site, reason=reason),
         # subscription.past_due and payment_intent.failed come together: one mail.
-        dedupe_key=f"payment_failed:{sub.id}:{_iso(sub.current_period_end)}",
+        f"payment_failed:{sub.id}:{_iso(sub.current_period_end)}",
     )
     return "past due"
 
@@ -636,7 +663,7 @@ def _end(sub: Subscription, *, now: datetime, reason: str, site: Site) -> None:
     if reason:
         sub.cancel_reason = reason[:500]
     db.session.flush()
-    queue_mail(
+    _mail(
         _customer_email(sub),
         "subscription_cancelled",
         _sub_mail_context(
@@ -646,7 +673,7 @@ def _end(sub: Subscription, *, now: datetime, reason: str, site: Site) -> None:
             online_until=_iso(sub.site_online_until),
             reactivate_url=_dashboard_url(),
         ),
-        dedupe_key=f"subscription_cancelled:{sub.id}",
+        f"subscription_cancelled:{sub.id}",
     )
 
 
@@ -692,7 +719,7 @@ def cancel_subscription(
         sub.cancelled_at = now
         result = "cancels at period end"
         db.session.flush()
-        queue_mail(
+        _mail(
             _customer_email(sub),
             "subscription_cancelled",
             _sub_mail_context(
@@ -705,7 +732,7 @@ def cancel_subscription(
                 ),
                 reactivate_url=_dashboard_url(),
             ),
-            dedupe_key=f"subscription_cancel_scheduled:{sub.id}:{_iso(now)}",
+            f"subscription_cancel_scheduled:{sub.id}:{_iso(now)}",
         )
     else:
         if sub.provider_subscription_id:

@@ -22,7 +22,7 @@ from lavish.billing.providers import ProviderError, get_provider
 from lavish.clock import utcnow
 from lavish.extensions import db
 from lavish.hosting.services import change_status
-from lavish.mail.outbox import queue_mail
+from lavish.mail.outbox import queue_mail, queue_mails
 from lavish.models import Site, SiteStatus, Subscription, SubscriptionStatus, User
 
 log = logging.getLogger(__name__)
@@ -87,41 +87,79 @@ _SUB_OPTIONS = (selectinload(Subscription.site), selectinload(Subscription.custo
 
 
 def expire_grace(now: datetime | None = None) -> int:
-    """past_due beyond grace_until → expired, site suspended, mail."""
+    """past_due beyond grace_until → expired, site suspended, mail.
+
+    Set-based, as it may meet thousands of rows at once: per batch one SELECT … FOR UPDATE
+    SKIP LOCKED through (status, grace_until), one conditional UPDATE … RETURNING (only rows
+    still past_due are acted on, so a concurrent or repeated run changes nothing twice), the
+    sites and owners in one query each, the mails in one insert.
+    """
     now = now or utcnow()
-
-    def handle(sub: Subscription) -> bool:
-        if sub.status != SubscriptionStatus.PAST_DUE or sub.grace_until > now:
-            return False
-        sub.status = SubscriptionStatus.EXPIRED
-        sub.ended_at = now
-        site = sub.site
-        # The running-subscription index allows no other running one for this site.
-        if site.status != SiteStatus.SUSPENDED:
-            change_status(
-                site,
-                SiteStatus.SUSPENDED,
-                reason=f"Hosting payment not received by {sub.grace_until:%B %-d, %Y}.",
+    status_url = services.public_url("/subscriptions/status")
+    total = 0
+    while True:
+        ids = db.session.scalars(
+            sa.select(Subscription.id)
+            .where(
+                Subscription.status == SubscriptionStatus.PAST_DUE,
+                Subscription.grace_until <= now,
             )
-        queue_mail(
-            sub.customer.email,
-            "subscription_expired",
-            {
-                "name": sub.customer.name,
-                "site_name": site.business_name,
-                "grace_until": sub.grace_until.isoformat(),
-                "status_url": services.public_url("/subscriptions/status"),
-            },
-            dedupe_key=f"subscription_expired:{sub.id}",
-        )
-        return True
-
-    return _in_batches(
-        Subscription,
-        [Subscription.status == SubscriptionStatus.PAST_DUE, Subscription.grace_until <= now],
-        handle,
-        options=_SUB_OPTIONS,
-    )
+            .order_by(Subscription.grace_until)
+            .limit(BATCH_SIZE)
+            .with_for_update(skip_locked=True)
+        ).all()
+        if not ids:
+            return total
+        expired = db.session.execute(
+            sa.update(Subscription)
+            .where(Subscription.id.in_(ids), Subscription.status == SubscriptionStatus.PAST_DUE)
+            .values(status=SubscriptionStatus.EXPIRED, ended_at=now, updated_at=now)
+            .returning(
+                Subscription.id,
+                Subscription.site_id,
+                Subscription.customer_id,
+                Subscription.grace_until,
+            )
+            .execution_options(synchronize_session=False)
+        ).all()
+        sites = {
+            site.id: site
+            for site in db.session.scalars(
+                sa.select(Site).where(Site.id.in_({row.site_id for row in expired}))
+            )
+        }
+        owners = {
+            user.id: user
+            for user in db.session.scalars(
+                sa.select(User).where(User.id.in_({row.customer_id for row in expired}))
+            )
+        }
+        mails = []
+        for row in expired:
+            site, owner = sites[row.site_id], owners[row.customer_id]
+            # The running-subscription index allows no other running one for this site.
+            if site.status != SiteStatus.SUSPENDED:
+                change_status(
+                    site,
+                    SiteStatus.SUSPENDED,
+                    reason=f"Hosting payment not received by {row.grace_until:%B %-d, %Y}.",
+                )
+            mails.append(
+                (
+                    owner.email,
+                    "subscription_expired",
+                    {
+                        "name": owner.name,
+                        "site_name": site.business_name,
+                        "grace_until": row.grace_until.isoformat(),
+                        "status_url": status_url,
+                    },
+                    f"subscription_expired:{row.id}",
+                )
+            )
+        queue_mails(mails)
+        db.session.commit()
+        total += len(expired)
 
 
 def end_cancelled_at_period_end(now: datetime | None = None) -> int:

@@ -84,20 +84,20 @@ def handle_delivery(
     if not isinstance(payload, dict) or not isinstance(payload.get("event_type"), str):
         return _reject("no event_type", svix_id=lowered["svix-id"])
 
-    event_id = _store(lowered["svix-id"][:100], payload, raw_body)
+    delivery_id = lowered["svix-id"][:100]
+    event_id = _store(delivery_id, payload, raw_body)
     if event_id is None:
-        # Stored by a delivery that is being processed right now or has been.
-        event = db.session.scalar(
-            sa.select(WebhookEvent)
-            .where(WebhookEvent.delivery_id == lowered["svix-id"][:100])
+        # Stored by a delivery that is being processed right now (PostgreSQL made us wait for
+        # it) or has been: only one has the effect. An earlier failure is processed again.
+        event_id, processed_at = db.session.execute(
+            sa.select(WebhookEvent.id, WebhookEvent.processed_at)
+            .where(WebhookEvent.delivery_id == delivery_id)
             .with_for_update()
-        )
-        if event.processed_at is not None:
+        ).one()
+        if processed_at is not None:
             db.session.commit()
-            return DeliveryResult(200, "duplicate delivery", event.id)
-    else:
-        event = db.session.get(WebhookEvent, event_id)
-    return _process_and_commit(event, payload)
+            return DeliveryResult(200, "duplicate delivery", event_id)
+    return _process_and_commit(event_id, payload, delivery_id=delivery_id, raw_body=raw_body)
 
 
 def _store(delivery_id: str, payload: dict, raw_body: bytes) -> int | None:
@@ -131,23 +131,33 @@ def _object_id(payload: dict) -> str:
     return str(payload.get("id") or "")
 
 
-def _process_and_commit(event: WebhookEvent, payload: dict) -> DeliveryResult:
+def _process_and_commit(
+    event_id: int, payload: dict, *, delivery_id: str, raw_body: bytes
+) -> DeliveryResult:
     try:
-        with db.session.begin_nested():
-            result = dispatch(payload)
-    except Exception as exc:  # stored with the error; Recurrente retries, staff can reprocess
-        log.exception("webhook %s (%s) failed", event.id, event.event_type)
-        event.error = f"{type(exc).__name__}: {exc}"[:5000]
-        event.result = "error"
+        result = dispatch(payload)
+        _finish(event_id, result=result[:200], error="", processed_at=utcnow())
         db.session.commit()
-        return DeliveryResult(500, "processing failed", event.id)
-    event.result = result[:200]
-    event.error = ""
-    event.processed_at = utcnow()
-    db.session.commit()
+    except Exception as exc:  # stored with the error; Recurrente retries, staff can reprocess
+        db.session.rollback()
+        log.exception("webhook %s (%s) failed", delivery_id, payload.get("event_type"))
+        # A new delivery's row went with the rollback: store it again, with the error.
+        event_id = _store(delivery_id, payload, raw_body) or event_id
+        _finish(event_id, result="error", error=f"{type(exc).__name__}: {exc}"[:5000])
+        db.session.commit()
+        return DeliveryResult(500, "processing failed", event_id)
     if result.startswith("deferred"):
-        log.info("webhook %s deferred: %s", event.id, result)
-    return DeliveryResult(200, result, event.id)
+        log.info("webhook %s deferred: %s", event_id, result)
+    return DeliveryResult(200, result, event_id)
+
+
+def _finish(event_id: int, **values: Any) -> None:
+    db.session.execute(
+        sa.update(WebhookEvent)
+        .where(WebhookEvent.id == event_id)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
 
 
 def reprocess(event_id: int) -> str:
@@ -157,7 +167,12 @@ def reprocess(event_id: int) -> str:
     )
     if event is None:
         raise LookupError(f"no webhook event {event_id}")
-    outcome = _process_and_commit(event, json.loads(event.payload))
+    outcome = _process_and_commit(
+        event.id,
+        json.loads(event.payload),
+        delivery_id=event.delivery_id,
+        raw_body=event.payload.encode(),
+    )
     return outcome.message
 
 
@@ -212,13 +227,13 @@ def on_payment_succeeded(payload: dict) -> str:
     if _is_subscription_event(metadata, paymentable):
         su_id = paymentable.get("id") if paymentable.get("type") == "Subscription" else None
         sub = services.find_subscription(
-            provider_subscription_id=su_id, metadata=metadata, checkout_id=checkout_id
+            provider_subscription_id=su_id, metadata=metadata, checkout_id=checkout_id, lock=True
         )
         if sub is None:
             return f"deferred: unknown subscription {su_id or '?'}"
         linked = services.link_provider_subscription(sub, su_id) if su_id else False
         result = services.record_subscription_payment(
-            sub, payment_id=payment_id, amount_cents=amount, currency=currency
+            sub, payment_id=payment_id, amount_cents=amount, currency=currency, locked=True
         )
         if linked:
             result += replay_deferred(su_id)

@@ -210,6 +210,92 @@ def bench_webhooks(app, *, renewals: int, threads: int, first: int) -> tuple[flo
     return len(deliveries) / elapsed, statuses
 
 
+def bench_gunicorn(url: str, *, renewals: int, first: int, workers: int, clients: int):
+    """The real endpoint under gunicorn (separate processes), driven over keep-alive HTTP."""
+    import http.client
+    import socket
+    import subprocess
+    import sys
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {
+        **os.environ,
+        "DATABASE_URL": url,
+        "REDIS_URL": REDIS_URL,
+        "RECURRENTE_WEBHOOK_SECRET": SECRET,
+        "SECRET_KEY": "bench",
+    }
+    env.pop("RECURRENTE_SECRET_KEY", None)
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "-w",
+            str(workers),
+            "-b",
+            f"127.0.0.1:{port}",
+            "--log-level",
+            "warning",
+            "wsgi:app",
+        ],
+        env=env,
+    )
+    try:
+        for _ in range(100):
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                    break
+            except OSError:
+                time.sleep(0.1)
+        deliveries = []
+        for n in range(renewals):
+            su = f"su_bench_{first + n + n // 49 + 1}"
+            body, headers = signed(renewal(su), f"msg_{uuid.uuid4().hex}")
+            deliveries.append((body, headers))
+            if n % 4 == 0:
+                deliveries.append((body, headers))
+        statuses: dict[int, int] = {}
+        lock = threading.Lock()
+
+        def work(chunk):
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+            for body, headers in chunk:
+                conn.request("POST", "/webhooks/recurrente", body=body, headers=headers)
+                response = conn.getresponse()
+                response.read()
+                with lock:
+                    statuses[response.status] = statuses.get(response.status, 0) + 1
+            conn.close()
+
+        # Warm up: every worker has booted the app and opened its connections.
+        warmup = [
+            signed({"event_type": "bench.warmup", "id": f"w_{n}"}, f"msg_{uuid.uuid4().hex}")
+            for n in range(clients * 10)
+        ]
+        warm_threads = [
+            threading.Thread(target=work, args=(warmup[i::clients],)) for i in range(clients)
+        ]
+        for thread in warm_threads:
+            thread.start()
+        for thread in warm_threads:
+            thread.join()
+        statuses.clear()
+        chunks = [deliveries[i::clients] for i in range(clients)]
+        started = time.perf_counter()
+        threads = [threading.Thread(target=work, args=(chunk,)) for chunk in chunks]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        return len(deliveries) / (time.perf_counter() - started), statuses
+    finally:
+        server.terminate()
+        server.wait(10)
+
+
 def main() -> None:
     import logging
     import tempfile
@@ -218,6 +304,7 @@ def main() -> None:
     parser.add_argument("--total", type=int, default=1_000_000)
     parser.add_argument("--renewals", type=int, default=1500)
     parser.add_argument("--keep", action="store_true", help="keep the bench database")
+    parser.add_argument("--skip-sweep", action="store_true")
     args = parser.parse_args()
     logging.disable(logging.WARNING)
 
@@ -249,6 +336,16 @@ def main() -> None:
                 f"{dict(sorted(statuses.items()))}"
             )
 
+        rate, statuses = bench_gunicorn(
+            url, renewals=args.renewals, first=4 * args.renewals, workers=4, clients=8
+        )
+        print(
+            f"gunicorn -w 4, 8 keep-alive clients: {rate:7.1f} events/s  "
+            f"(target {TARGET_EVENTS_PER_S}, ratio {rate / TARGET_EVENTS_PER_S:.2f})  {statuses}"
+        )
+
+        if args.skip_sweep:
+            return
         print(f"\n== expiry sweep over {args.total:,} subscriptions ==")
         figures = {}
         small, large = args.total // 1000, args.total // 100  # 1,000 and 10,000 of 1,000,000

@@ -352,6 +352,20 @@ def sandbox_checkout_action(checkout_id: str, action: str):
     return see_other(record["success_url"])
 
 
+@bp.get("/sandbox/subscriptions")
+@admin_required
+def sandbox_subscriptions():
+    """Staff: every sandbox subscription with the simulation controls (walk the grace)."""
+    _sandbox_only()
+    subscriptions = db.session.scalars(
+        sa.select(Subscription)
+        .where(Subscription.provider == "sandbox")
+        .order_by(Subscription.id.desc())
+        .limit(200)
+    ).all()
+    return render_template("billing/sandbox_subscriptions.html", subscriptions=subscriptions)
+
+
 @bp.post("/sandbox/subscriptions/<int:subscription_id>/simulate")
 @admin_required
 def sandbox_simulate(subscription_id: str):
@@ -360,7 +374,7 @@ def sandbox_simulate(subscription_id: str):
     action = request.form.get("action", "")
     if action not in sandbox_provider.SIMULATIONS or not sub.provider_subscription_id:
         flash("That simulation is not possible for this subscription.", "error")
-        return see_other(request.referrer or _status_url())
+        return see_other(url_for("billing.sandbox_subscriptions"))
     results = sandbox_provider.simulate(
         sub.provider_subscription_id, action, amount_cents=sub.amount_cents, currency=sub.currency
     )
@@ -369,7 +383,7 @@ def sandbox_simulate(subscription_id: str):
     audit.record(current_user, f"sandbox.simulate.{action}", sub)
     db.session.commit()
     flash(f"Simulated {action.replace('_', ' ')}: " + "; ".join(r.message for r in results), "info")
-    return see_other(request.referrer or _status_url())
+    return see_other(url_for("billing.sandbox_subscriptions"))
 
 
 @bp.app_context_processor

@@ -54,6 +54,8 @@ def test_buy_and_subscribe_through_the_sandbox(client, site, login, admin, app, 
     # Staff walk the grace period with the simulation controls.
     client.post("/customer/logout")
     login(admin)
+    staff_page = client.get("/sandbox/subscriptions").get_data(as_text=True)
+    assert "new@example.com" in staff_page and "Failed renewal" in staff_page
     url = f"/sandbox/subscriptions/{sub.id}/simulate"
     assert client.post(url, data={"action": "failed_renewal"}).status_code == 303
     db.session.expire_all()
@@ -91,3 +93,26 @@ def test_sandbox_pages_do_not_exist_with_the_recurrente_provider(client, app):
     app.config["PAYMENT_PROVIDER"] = "recurrente"
     assert client.get("/sandbox/checkout/ch_abc").status_code == 404
     assert client.get("/sandbox/checkout/ch_..%2F..%2Fsecret").status_code == 404
+
+
+def test_staff_sandbox_page_is_for_staff(client, make_user, login):
+    assert client.get("/sandbox/subscriptions").status_code == 302
+    login(make_user("customer@example.com"))
+    assert client.get("/sandbox/subscriptions").status_code == 403
+
+
+def test_webhook_needs_no_csrf_but_forms_do(client, site, app):
+    app.config["WTF_CSRF_ENABLED"] = True
+    import json
+
+    from tests.billing.conftest import payment_payload, signed_headers
+
+    body = json.dumps(payment_payload(metadata={"order_id": "1"}))
+    assert (
+        client.post("/webhooks/recurrente", data=body, headers=signed_headers(body)).status_code
+        == 200
+    )
+    response = client.post(
+        "/sites/la-plumbing-pros/purchase", data={"email": "a@example.com", "name": "A"}
+    )
+    assert response.status_code == 400

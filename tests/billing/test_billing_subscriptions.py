@@ -295,3 +295,28 @@ def test_status_page_shows_every_site_and_next_step(active, signed_in, make_site
     html = signed_in.get("/subscriptions/status").get_data(as_text=True)
     assert "April 10, 2026" in html and "Cancel subscription" in html
     assert "Activate hosting" in html and "History" in html
+
+
+def test_status_page_reconciles_a_late_hosting_payment(
+    signed_in, owned_site, fake_recurrente, outbox
+):
+    fake_recurrente.expect_request("/api/checkouts", method="POST").respond_with_json(
+        {"id": "ch_sub", "checkout_url": "https://x/ch_sub"}, status=201
+    )
+    assert _activate(signed_in).location == "https://x/ch_sub"
+    (sub,) = _subs()
+    fake_recurrente.expect_request("/api/checkouts/ch_sub", method="GET").respond_with_json(
+        {
+            "id": "ch_sub",
+            "status": "paid",
+            "payment": {"id": "pa_rec", "paymentable": {"type": "Subscription", "id": "su_rec"}},
+            "metadata": {"subscription_id": str(sub.id)},
+            "total_in_cents": "9500",
+            "currency": "USD",
+        }
+    )
+    page = signed_in.get("/subscriptions/status?site=la-plumbing-pros")
+    assert "renews automatically" in page.get_data(as_text=True)
+    sub = _subs()[0]
+    assert sub.status == "active" and sub.provider_subscription_id == "su_rec"
+    assert "Hosting is active" in outbox[-1].subject

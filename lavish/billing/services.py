@@ -69,6 +69,15 @@ def site_path(site: Site) -> str:
     return f"/{site.slug}/"
 
 
+# Every suspension billing makes has a reason starting with this; staff suspensions don't, and
+# only billing suspensions are lifted by a payment.
+BILLING_SUSPENSION_PREFIX = "Hosting "
+
+
+def is_billing_suspension(site: Site) -> bool:
+    return site.status_reason.startswith(BILLING_SUSPENSION_PREFIX)
+
+
 def set_password_url(user: User) -> str:
     """The first-password link of an account a purchase created."""
     try:  # the accounts feature owns this link once it lands
@@ -620,7 +629,10 @@ def record_subscription_payment(
         template, dedupe = "payment_received", f"payment_received:{payment_id}"
     sub.grace_until = None
     sub.past_due_at = None
-    if site.status != SiteStatus.ACTIVE:
+    if site.status == SiteStatus.SUSPENDED and not is_billing_suspension(site):
+        # Staff suspended it (abuse, chargeback…): a payment does not overrule them.
+        result += "; site stays suspended by staff"
+    elif site.status != SiteStatus.ACTIVE:
         change_status(site, SiteStatus.ACTIVE, reason="Hosting paid.")
     db.session.flush()
     _mail(_customer_email(sub), template, _sub_mail_context(sub, site, **receipt), dedupe)

@@ -320,3 +320,15 @@ def test_status_page_reconciles_a_late_hosting_payment(
     sub = _subs()[0]
     assert sub.status == "active" and sub.provider_subscription_id == "su_rec"
     assert "Hosting is active" in outbox[-1].subject
+
+
+def test_a_payment_does_not_lift_a_staff_suspension(active, send_webhook):
+    from lavish.hosting.services import change_status
+
+    site = db.session.get(Site, active.site_id)
+    change_status(site, "suspended", reason="Abuse report #12")
+    db.session.commit()
+    response = _renewal(send_webhook, pa="pa_after_abuse")
+    assert "stays suspended by staff" in response.json["result"]
+    db.session.expire_all()
+    assert db.session.get(Site, active.site_id).status == "suspended"

@@ -125,6 +125,19 @@ def _record_payment(payment_id: str, **values: Any) -> bool:
     )
 
 
+def _add_guarded(row: Any) -> None:
+    """Add and flush a row a unique index may refuse (a double click racing us). On
+    PostgreSQL a savepoint keeps the transaction usable after IntegrityError; SQLite serialises
+    writers, and its driver would turn a savepoint before the first write into a commit."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        with db.session.begin_nested():
+            db.session.add(row)
+            db.session.flush()
+    else:
+        db.session.add(row)
+        db.session.flush()
+
+
 def _mail(to: str, template: str, context: dict[str, Any], dedupe_key: str) -> None:
     """queue_mail in one statement (the webhook path is hot: see bench/billing.py)."""
     queue_mails([(to, template, context, dedupe_key)])
@@ -205,9 +218,7 @@ def start_purchase(
             provider=provider.name,
         )
         try:
-            with db.session.begin_nested():
-                db.session.add(order)
-                db.session.flush()
+            _add_guarded(order)
         except IntegrityError as exc:
             # A second click raced us (PostgreSQL waited for it to commit): use its checkout.
             existing = _pending_order(site, email)
@@ -453,9 +464,7 @@ def start_subscription(
     )
     if pending is None:
         try:
-            with db.session.begin_nested():
-                db.session.add(sub)
-                db.session.flush()
+            _add_guarded(sub)
         except IntegrityError as exc:
             raise BillingError("A checkout for this site is already being prepared.") from exc
     try:

@@ -15,7 +15,7 @@ from lavish.billing.providers.recurrente import RecurrenteProvider
 from lavish.clock import utcnow
 from lavish.extensions import db
 from lavish.models import Order, Site
-from tests.billing.conftest import KEY_HEADERS
+from tests.billing.payloads import KEY_HEADERS
 
 
 def _json(request: Request) -> dict:

@@ -8,7 +8,7 @@ import sqlalchemy as sa
 
 from lavish.extensions import db
 from lavish.models import Order, Payment, Site, User
-from tests.billing.conftest import payment_payload
+from tests.billing.payloads import payment_payload
 
 
 def _orders() -> list[Order]:

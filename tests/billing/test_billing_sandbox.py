@@ -105,7 +105,7 @@ def test_webhook_needs_no_csrf_but_forms_do(client, site, app):
     app.config["WTF_CSRF_ENABLED"] = True
     import json
 
-    from tests.billing.conftest import payment_payload, signed_headers
+    from tests.billing.payloads import payment_payload, signed_headers
 
     body = json.dumps(payment_payload(metadata={"order_id": "1"}))
     assert (

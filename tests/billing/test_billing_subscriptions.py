@@ -12,7 +12,7 @@ from lavish.billing.services import add_month
 from lavish.clock import utcnow
 from lavish.extensions import db
 from lavish.models import Payment, Site, Subscription, User
-from tests.billing.conftest import payment_payload, subscription_payload
+from tests.billing.payloads import payment_payload, subscription_payload
 
 START = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
 
@@ -28,7 +28,13 @@ def owned_site(make_site, owner) -> Site:
 
 
 @pytest.fixture
-def signed_in(client, owner, login):
+def at_start(time_machine):
+    """The clock is set before anyone signs in (sessions don't survive time going backwards)."""
+    time_machine.move_to(START, tick=False)
+
+
+@pytest.fixture
+def signed_in(at_start, client, owner, login):
     login(owner)
     return client
 
@@ -135,7 +141,7 @@ def test_failed_renewal_gives_grace_then_payment_restores(
 
 
 def test_walk_through_grace_and_expiry_with_the_sweep(
-    active, send_webhook, outbox, time_machine, signed_in
+    active, send_webhook, outbox, time_machine, signed_in, login, owner
 ):
     time_machine.move_to(add_month(START), tick=False)
     send_webhook(subscription_payload("subscription.past_due", "su_abc"))
@@ -150,6 +156,7 @@ def test_walk_through_grace_and_expiry_with_the_sweep(
     assert sum("hosting expired" in m.subject for m in outbox) == 1
 
     # Reactivate: a new checkout, a new row, the same customer and site.
+    login(owner)  # weeks later: a new session
     response = signed_in.post("/subscriptions/reactivate", data={"site": "la-plumbing-pros"})
     assert response.status_code == 303 and "/sandbox/checkout/" in response.location
     old, new = _subs()

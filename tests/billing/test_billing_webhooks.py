@@ -13,7 +13,7 @@ from lavish.billing import webhooks
 from lavish.clock import utcnow
 from lavish.extensions import db
 from lavish.models import Order, OutboxEmail, Payment, Site, WebhookEvent
-from tests.billing.conftest import TEST_SECRET, payment_payload, signed_headers
+from tests.billing.payloads import TEST_SECRET, payment_payload, signed_headers
 
 
 def _count(model) -> int:

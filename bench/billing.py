@@ -305,6 +305,7 @@ def main() -> None:
     parser.add_argument("--renewals", type=int, default=1500)
     parser.add_argument("--keep", action="store_true", help="keep the bench database")
     parser.add_argument("--skip-sweep", action="store_true")
+    parser.add_argument("--gunicorn-workers", type=int, default=os.cpu_count() or 2)
     args = parser.parse_args()
     logging.disable(logging.WARNING)
 
@@ -336,11 +337,16 @@ def main() -> None:
                 f"{dict(sorted(statuses.items()))}"
             )
 
+        workers = args.gunicorn_workers
         rate, statuses = bench_gunicorn(
-            url, renewals=args.renewals, first=4 * args.renewals, workers=4, clients=8
+            url,
+            renewals=args.renewals,
+            first=4 * args.renewals,
+            workers=workers,
+            clients=2 * workers,
         )
         print(
-            f"gunicorn -w 4, 8 keep-alive clients: {rate:7.1f} events/s  "
+            f"gunicorn -w {workers}, {2 * workers} HTTP clients: {rate:7.1f} events/s  "
             f"(target {TARGET_EVENTS_PER_S}, ratio {rate / TARGET_EVENTS_PER_S:.2f})  {statuses}"
         )
 

@@ -78,11 +78,12 @@ def queue_mails(mails: list[tuple[str, str, dict[str, Any], str | None]]) -> int
     ]
     dialect = db.session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    # One cached statement run over all rows ("insertmanyvalues"), not a fresh VALUES list.
     ids = db.session.scalars(
-        insert(OutboxEmail)
-        .values(rows)
+        insert(OutboxEmail.__table__)
         .on_conflict_do_nothing(index_elements=["dedupe_key"])
-        .returning(OutboxEmail.id)
+        .returning(OutboxEmail.__table__.c.id),
+        rows,
     ).all()
     for email_id in ids:
         enqueue_after_commit(DELIVER_JOB, email_id)

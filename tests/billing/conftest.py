@@ -66,14 +66,3 @@ def fake_recurrente(httpserver, app):
         RECURRENTE_TIMEOUT=2.0,
     )
     return httpserver
-
-
-
-@pytest.fixture(autouse=True)
-def _billing_logs_enabled():
-    """Alembic's fileConfig (run by the migrations fixture) disables loggers that existed
-    before it; the rejection log lines are part of what these tests check."""
-    import logging
-
-    for name in ("lavish.billing.webhooks", "lavish.billing.routes", "lavish.billing.sweeps"):
-        logging.getLogger(name).disabled = False

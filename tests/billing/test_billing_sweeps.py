@@ -143,3 +143,21 @@ def test_two_expiry_sweeps_at_once_change_each_row_once(app, make_site, owner, t
     assert (
         db.session.scalar(sa.select(sa.func.count(Site.id)).where(Site.status == "suspended")) == 60
     )
+
+
+def test_sweeps_run_as_rq_jobs(app, redis_url, make_site, owner, time_machine):
+    """What `rq cron` enqueues (jobs/cron.py) runs in a real RQ worker against real Redis."""
+    from redis import Redis
+    from rq import Queue, SimpleWorker
+
+    time_machine.move_to(NOW, tick=False)
+    make_site(status="owned", owner_id=owner.id, purchased_at=NOW - timedelta(days=60))
+    connection = Redis.from_url(redis_url)
+    queue = Queue("default", connection=connection)
+    job = queue.enqueue(SWEEPS["billing_suspend_unsubscribed"])
+    assert job.func_name == "jobs.sweeps.suspend_unsubscribed"
+    SimpleWorker([queue], connection=connection).work(burst=True)
+    job.refresh()
+    assert job.get_status() == "finished" and job.return_value() == 1
+    db.session.expire_all()
+    assert db.session.scalar(sa.select(Site.status)) == "suspended"

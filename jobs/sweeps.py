@@ -12,6 +12,14 @@ def requeue_unsent_mail() -> int:
     return requeue_unsent()
 
 
+@with_app_context
+def sync_hosted_sites() -> int:
+    """Self-heal: every site's live files re-derived from the database."""
+    from lavish.hosting.services import reconcile
+
+    return reconcile()["switched"]
+
+
 def _billing_sweep(name: str):
     @with_app_context
     def sweep() -> int:
@@ -40,6 +48,7 @@ SWEEPS = {
     "billing_remind_activate_hosting": remind_activate_hosting,
     "billing_suspend_unsubscribed": suspend_unsubscribed,
     "billing_remind_renewals": remind_renewals,
+    "sync_hosted_sites": sync_hosted_sites,
 }
 
 

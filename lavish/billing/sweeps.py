@@ -69,17 +69,22 @@ def _suspend(site: Site, *, reason: str, now: datetime, owner: User | None) -> N
         return
     change_status(site, SiteStatus.SUSPENDED, reason=reason)
     if owner is not None:
-        queue_mail(
-            owner.email,
-            "site_suspended",
-            {
-                "name": owner.name,
-                "site_name": site.business_name,
-                "reason": reason,
-                "suspended_at": now.isoformat(),
-                "status_url": services.public_url("/subscriptions/status"),
-            },
-            dedupe_key=f"site_suspended:{site.id}:{now.date().isoformat()}",
+        # queue_mails: no savepoint, whose release would fire the after-commit hooks early.
+        queue_mails(
+            [
+                (
+                    owner.email,
+                    "site_suspended",
+                    {
+                        "name": owner.name,
+                        "site_name": site.business_name,
+                        "reason": reason,
+                        "suspended_at": now.isoformat(),
+                        "status_url": services.public_url("/subscriptions/status"),
+                    },
+                    f"site_suspended:{site.id}:{now.date().isoformat()}",
+                )
+            ]
         )
 
 

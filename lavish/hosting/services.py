@@ -139,13 +139,17 @@ def sync_site_after_commit(site: Site) -> None:
     pending.add(site.id)
 
 
-def _states(session: Session, site_ids: list[int] | None) -> list[SiteState]:
+def _states(
+    session: Session, site_ids: list[int] | None, *, slug: str | None = None
+) -> list[SiteState]:
     query = (
         sa.select(Site.slug, Site.status, SiteVersion.number, Site.business_name)
         .outerjoin(SiteVersion, SiteVersion.id == Site.live_version_id)
         .order_by(Site.id)
     )
-    if site_ids is not None:
+    if slug is not None:
+        query = query.where(Site.slug == slug)
+    elif site_ids is not None:
         query = query.where(Site.id.in_(site_ids))
     return [SiteState(*row) for row in session.execute(query)]
 
@@ -160,11 +164,8 @@ def _apply(root: Path, session_factory, site_ids: list[int] | None) -> dict[str,
         counts["sites"] += 1
         try:
             with publisher.site_lock(root, slug), session_factory() as session:
-                states = [
-                    s
-                    for s in _states(session, None if site_ids is None else site_ids)
-                    if s.slug == slug
-                ]
+                # Only this site's row (re-reading them all per site was quadratic).
+                states = _states(session, site_ids, slug=slug)
                 if states and publisher.apply_state(root, states[0]):
                     counts["switched"] += 1
         except Exception:

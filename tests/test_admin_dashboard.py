@@ -67,24 +67,29 @@ def business(app, make_user):
     order("g", "refunded", at(2026, 11, 10), refunded=at(2026, 11, 12), payment_id="pa_g")
     order("h", "paid", at(2026, 3, 1), payment_id="pa_h")
 
-    def sub(key, status, amount=9500, activated=None, past_due=None, ended=None):
+    def sub(key, status, amount=9500, activated=None, dunning=None, ended=None, recovered=None):
         s = Subscription(
             site_id=sites[key].id, customer_id=owner.id, provider="sandbox", status=status,
-            amount_cents=amount, currency="USD", activated_at=activated, past_due_at=past_due,
-            ended_at=ended,
+            amount_cents=amount, currency="USD", activated_at=activated, ended_at=ended,
         )  # fmt: skip
+        s.dunning_started_at, s.recovered_at = dunning, recovered
+        s.past_due_at = dunning if status == "past_due" else None
         db.session.add(s)
         db.session.flush()
         return s
 
     s1 = sub("d", "active", activated=at(2026, 10, 15))
-    s2 = sub("e", "active", 9_999, at(2026, 8, 1, 9), past_due=at(2026, 10, 28))
-    s3 = sub("f", "expired", activated=at(2026, 5, 5), past_due=at(2026, 10, 20),
-             ended=at(2026, 10, 27))  # fmt: skip
-    s4 = sub("g", "past_due", activated=at(2025, 12, 20), past_due=at(2026, 11, 10))
+    # Paid in grace on Nov 2: recovered. (An older recovery, before its latest failure, and one
+    # before the window don't count.)
+    s2 = sub("e", "active", 9_999, at(2026, 8, 1, 9), dunning=at(2026, 10, 28),
+             recovered=at(2026, 11, 2))  # fmt: skip
+    s3 = sub("f", "expired", activated=at(2026, 5, 5), dunning=at(2026, 10, 20),
+             ended=at(2026, 10, 27), recovered=at(2026, 9, 1))  # fmt: skip
+    s4 = sub("g", "past_due", activated=at(2025, 12, 20), dunning=at(2026, 11, 10))
     sub("f", "cancelled", activated=at(2026, 2, 1), ended=at(2026, 4, 15))
     sub("c", "pending")
-    sub("e", "cancelled", activated=at(2026, 3, 1), ended=at(2026, 7, 31))
+    sub("e", "cancelled", activated=at(2026, 3, 1), ended=at(2026, 7, 31),
+        dunning=at(2026, 6, 1), recovered=at(2026, 6, 3))  # fmt: skip  # before the window
     s8 = sub("d", "cancelled", activated=at(2025, 11, 20), ended=at(2026, 10, 14))
     sub("h", "cancelled", activated=at(2026, 3, 5), ended=at(2026, 11, 1, 10))
 
@@ -103,9 +108,9 @@ def business(app, make_user):
 
     for month in (8, 9, 10):
         renewal(s2, at(2026, month, 1), 9_999)
-    renewal(s2, at(2026, 11, 2), 9_999)  # paid in grace: recovered
+    renewal(s2, at(2026, 11, 2), 9_999)  # paid in grace
     renewal(s4, at(2025, 12, 20))
-    renewal(s4, at(2026, 10, 20))  # before its failure on Nov 10: not a recovery
+    renewal(s4, at(2026, 10, 20))
     renewal(s1, at(2026, 10, 15))
     renewal(s8, at(2025, 11, 20))  # before the 12-month window
     renewal(s3, at(2026, 9, 5), refunded=at(2026, 9, 6))  # refunded: not revenue
@@ -235,3 +240,27 @@ def test_month_arithmetic():
     assert months[0].key == "2025-02" and months[-1].key == "2026-01"
     assert months[-1].end == datetime(2026, 2, 1, tzinfo=UTC)
     assert all(a.end == b.start for a, b in zip(months, months[1:], strict=False))
+
+
+def test_the_model_keeps_the_dunning_history(app, make_user):
+    owner = make_user()
+    site = Site(slug="kept", business_name="Kept")
+    db.session.add(site)
+    db.session.flush()
+    sub = Subscription(
+        site_id=site.id, customer_id=owner.id, provider="sandbox", status="active",
+        amount_cents=9500, currency="USD",
+    )  # fmt: skip
+    db.session.add(sub)
+    db.session.commit()
+    with time_machine.travel(at(2026, 11, 1), tick=False):
+        sub.status = "past_due"
+        sub.past_due_at = at(2026, 11, 1)
+    with time_machine.travel(at(2026, 11, 4), tick=False):
+        sub.status = "active"
+        sub.past_due_at = None  # billing clears it; the history stays
+    db.session.commit()
+    assert sub.dunning_started_at == at(2026, 11, 1)
+    assert sub.recovered_at == at(2026, 11, 4)
+    with time_machine.travel(at(2026, 11, 15), tick=False):
+        assert queries.dashboard_stats(currency="USD").dunning["recovered"] == 1

@@ -352,29 +352,24 @@ def _order_figures(now: datetime, this_month: Month, last_month: Month) -> dict[
 def _dunning_figures(now: datetime) -> tuple[int, int, int]:
     """Dunning recovery over the last ``DUNNING_WINDOW_DAYS`` days:
 
-    - went past due: subscriptions whose (latest) payment failure, ``past_due_at``, is in the
-      window;
-    - recovered: those of them with a recurring payment received after ``past_due_at`` (paid in
-      grace: they came back to ``active``, whatever happened later);
+    - went past due: subscriptions whose latest run of failed payments began in the window
+      (``dunning_started_at``, set by the model when the status becomes ``past_due``);
+    - recovered: those of them that came back to ``active`` afterwards (``recovered_at`` at or
+      after ``dunning_started_at``: paid in grace), whatever happened to them later;
     - still past due: those of them that are ``past_due`` now (neither recovered nor lost yet).
+
     The recovery rate is recovered / went past due.
     """
     s = Subscription
-    paid_after_failure = (
-        sa.select(Payment.id)
-        .where(
-            Payment.subscription_id == s.id,
-            Payment.kind == "recurring",
-            Payment.paid_at > s.past_due_at,
-        )
-        .exists()
-    )
     row = db.session.execute(
         sa.select(
             sa.func.count(),
-            _count_if(paid_after_failure),
+            _count_if(s.recovered_at >= s.dunning_started_at),
             _count_if(s.status == SubscriptionStatus.PAST_DUE),
-        ).where(s.past_due_at >= now - timedelta(days=DUNNING_WINDOW_DAYS), s.past_due_at <= now)
+        ).where(
+            s.dunning_started_at >= now - timedelta(days=DUNNING_WINDOW_DAYS),
+            s.dunning_started_at <= now,
+        )
     ).one()
     return int(row[0]), int(row[1]), int(row[2])
 

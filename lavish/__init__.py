@@ -10,7 +10,7 @@ from flask import Flask, render_template
 
 from lavish import background  # noqa: F401  (registers the after-commit job hook)
 from lavish.config import PROJECT_ROOT, from_environment
-from lavish.extensions import csrf, db, htmx, login_manager, mail, migrate
+from lavish.extensions import csrf, db, login_manager, migrate
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
@@ -28,8 +28,13 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     login_manager.login_view = "accounts.login"
     login_manager.session_protection = "basic"
     csrf.init_app(app)
-    mail.init_app(app)
-    htmx.init_app(app)
+    # Not the bare names `mail`/`htmx`: importing the lavish.mail package or the lavish.htmx
+    # module rebinds those names in this module (the package namespace).
+    from lavish.extensions import htmx as htmx_extension
+    from lavish.extensions import mail as mail_extension
+
+    mail_extension.init_app(app)
+    htmx_extension.init_app(app)
 
     from lavish import auth  # noqa: F401  (user loader, unauthorized handler)
     from lavish import htmx as htmx_helpers

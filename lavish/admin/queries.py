@@ -412,7 +412,11 @@ class Page:
 def paginate(statement: sa.Select, number: int, *, per_page: int = PER_PAGE) -> Page:
     """Run `statement` (already ordered) for page `number` (1-based)."""
     number = max(1, min(number, COUNT_CAP // per_page + 1))
-    counted = statement.order_by(None).with_only_columns(sa.literal(1)).limit(COUNT_CAP + 1)
+    counted = (
+        statement.order_by(None)
+        .with_only_columns(sa.literal(1), maintain_column_froms=True)
+        .limit(COUNT_CAP + 1)
+    )
     total = db.session.scalar(sa.select(sa.func.count()).select_from(counted.subquery())) or 0
     items = list(
         db.session.scalars(statement.limit(per_page).offset((number - 1) * per_page)).unique()

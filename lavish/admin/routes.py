@@ -9,7 +9,7 @@ from flask import abort, current_app, jsonify, render_template, request
 from flask_login import current_user
 from jinja2_fragments.flask import render_block
 
-from lavish.admin import bp, charts, queries
+from lavish.admin import bp, charts, forms, queries
 from lavish.extensions import db, htmx, login_manager
 from lavish.htmx import is_fragment_request
 from lavish.models import (
@@ -223,14 +223,12 @@ def site_context(site: Site) -> dict[str, Any]:
 
 @bp.get("/sites/<int:site_id>")
 def site_detail(site_id: int):
+    from lavish.admin.actions import zip_limits
+
     site = db.get_or_404(Site, site_id)
-    return render_template("admin/site.html", **site_context(site), forms=_site_forms(site))
-
-
-def _site_forms(site: Site) -> dict[str, Any]:
-    from lavish.admin import forms
-
-    return forms.site_forms(site)
+    return render_template(
+        "admin/site.html", **site_context(site), forms=forms.site_forms(site), limits=zip_limits()
+    )
 
 
 @bp.get("/customers/<int:user_id>")
@@ -256,25 +254,35 @@ def customer_detail(user_id: int):
     )
 
 
+def order_context(order: Order) -> dict[str, Any]:
+    return {
+        "order": order,
+        "payments": _payments(order_id=order.id),
+        "audit_entries": queries.audit_for("orders", order.id),
+    }
+
+
 @bp.get("/orders/<int:order_id>")
 def order_detail(order_id: int):
     order = db.get_or_404(Order, order_id)
-    return render_template(
-        "admin/order.html",
-        order=order,
-        payments=_payments(order_id=order.id),
-        audit_entries=queries.audit_for("orders", order.id),
-    )
+    form = forms.RefundForm(formdata=None)
+    return render_template("admin/order.html", **order_context(order), form=form)
+
+
+def subscription_context(subscription: Subscription) -> dict[str, Any]:
+    return {
+        "subscription": subscription,
+        "payments": _payments(subscription_id=subscription.id),
+        "audit_entries": queries.audit_for("subscriptions", subscription.id),
+    }
 
 
 @bp.get("/subscriptions/<int:subscription_id>")
 def subscription_detail(subscription_id: int):
     subscription = db.get_or_404(Subscription, subscription_id)
+    form = forms.CancelSubscriptionForm(formdata=None)
     return render_template(
-        "admin/subscription.html",
-        subscription=subscription,
-        payments=_payments(subscription_id=subscription.id),
-        audit_entries=queries.audit_for("subscriptions", subscription.id),
+        "admin/subscription.html", **subscription_context(subscription), form=form
     )
 
 

@@ -207,7 +207,8 @@ def suspend_site(site_id: int):
     try:
         services.suspend_site(current_user, site, reason=form.reason.data)
     except ActionRefused as error:
-        form.reason.errors.append(str(error))
+        # The page may now show the other form (the state changed meanwhile): say it on top.
+        flash(str(error), "error")
         return _render_site(site, 422, suspend=form)
     return _done(f"/{site.slug}/ is suspended: visitors see “temporarily unavailable”.", site)
 
@@ -221,7 +222,8 @@ def unsuspend_site(site_id: int):
     try:
         status = services.unsuspend_site(current_user, site, reason=form.reason.data)
     except ActionRefused as error:
-        form.reason.errors.append(str(error))
+        # The page may now show the other form (the state changed meanwhile): say it on top.
+        flash(str(error), "error")
         return _render_site(site, 422, unsuspend=form)
     return _done(f"/{site.slug}/ is back online ({status}).", site)
 
@@ -237,6 +239,8 @@ def transfer_site(site_id: int):
     except ActionRefused as error:
         db.session.rollback()
         form.email.errors.append(str(error))
+        if site.owner_id is None:  # the page shows no transfer form for a preview
+            flash(str(error), "error")
         return _render_site(site, 422, transfer=form)
     return _done(f"/{site.slug}/ now belongs to {owner.email}.", site)
 

@@ -143,20 +143,6 @@ def subscriptions():
     )
 
 
-WEBHOOK_EVENT_TYPES = (
-    "payment_intent.succeeded",
-    "payment_intent.failed",
-    "subscription.create",
-    "subscription.past_due",
-    "subscription.paused",
-    "subscription.pause",
-    "subscription.cancel",
-    "bank_transfer_intent.pending",
-    "bank_transfer_intent.succeeded",
-    "bank_transfer_intent.failed",
-)
-
-
 @bp.get("/webhooks")
 def webhooks():
     q = queries.clean_query(request.args.get("q"))
@@ -171,7 +157,7 @@ def webhooks():
         q=q,
         event_type=event_type,
         outcome=outcome,
-        event_types=WEBHOOK_EVENT_TYPES,
+        event_types=queries.KNOWN_EVENT_TYPES,
     )
 
 

@@ -129,6 +129,21 @@ class WebhookEvent(db.Model):
     """Every webhook delivery, stored before it is processed."""
 
     __tablename__ = "webhook_events"
+    __table_args__ = (
+        # The console lists the few failed / never processed deliveries among millions.
+        sa.Index(
+            "ix_webhook_events_failed",
+            "id",
+            postgresql_where=sa.text("error <> ''"),
+            sqlite_where=sa.text("error <> ''"),
+        ),
+        sa.Index(
+            "ix_webhook_events_unprocessed",
+            "id",
+            postgresql_where=sa.text("processed_at IS NULL"),
+            sqlite_where=sa.text("processed_at IS NULL"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     delivery_id: Mapped[str] = mapped_column(sa.String(100), unique=True, nullable=False)

@@ -1,8 +1,22 @@
-"""Mail delivery: claim the outbox row, render, send, record. A mail is sent at most once."""
+"""Mail delivery: claim the outbox row, render, send, record.
+
+- One sender per mail: a worker first claims the row (an UPDATE … WHERE status = 'queued' that
+  only one transaction can win), so a job enqueued twice (after-commit + sweep, an RQ retry)
+  sends once. A claim older than STALE_CLAIM (the worker died mid-job) may be taken again; that
+  is the one case where a mail could go out twice, and the job timeout is far below it.
+- Failures (SMTP down, a refused login) are recorded on the row (attempts, last_error) and
+  retried with backoff: the job schedules itself again on RQ, and the sweep
+  (jobs.sweeps.requeue_unsent_mail) picks up anything due that was not scheduled (Redis down,
+  no Redis at all). After MAX_ATTEMPTS the row is `failed`; staff can resend it.
+- The job does not raise for a failed send: RQ's own retry would ignore the backoff.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import socket
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -11,6 +25,7 @@ from flask import current_app
 from flask_mail import Message
 
 from jobs import with_app_context
+from lavish.background import enqueue_later
 from lavish.clock import utcnow
 from lavish.extensions import db, mail
 from lavish.mail.render import render_mail
@@ -20,30 +35,59 @@ log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 5
 BACKOFF = [timedelta(minutes=1), timedelta(minutes=5), timedelta(minutes=30), timedelta(hours=2)]
+STALE_CLAIM = timedelta(minutes=10)
+SMTP_TIMEOUT_SECONDS = 30
+DELIVER_JOB = "jobs.mail.deliver_mail"
+
+
+def backoff_after(attempts: int) -> timedelta:
+    """Wait before the next try, after `attempts` failed ones (1 → 1 min, 2 → 5 min, …)."""
+    return BACKOFF[min(max(attempts, 1), len(BACKOFF)) - 1]
 
 
 def _claim(email_id: int) -> bool:
-    """Atomically move a queued mail to `sending`; only one worker wins."""
+    """Atomically move a due, queued mail to `sending`; only one worker wins."""
     now = utcnow()
     result = db.session.execute(
         sa.update(OutboxEmail)
         .where(OutboxEmail.id == email_id)
         .where(
             sa.or_(
-                OutboxEmail.status == EmailStatus.QUEUED,
+                sa.and_(
+                    OutboxEmail.status == EmailStatus.QUEUED,
+                    # Not before its backoff: a duplicate job must not skip the wait.
+                    sa.or_(
+                        OutboxEmail.next_attempt_at.is_(None),
+                        OutboxEmail.next_attempt_at <= now + timedelta(seconds=5),
+                    ),
+                ),
                 sa.and_(
                     OutboxEmail.status == EmailStatus.SENDING,
-                    OutboxEmail.claimed_at < now - timedelta(minutes=10),
+                    OutboxEmail.claimed_at < now - STALE_CLAIM,
                 ),
             )
         )
         .values(status=EmailStatus.SENDING, claimed_at=now, attempts=OutboxEmail.attempts + 1)
+        .execution_options(synchronize_session=False)
     )
     db.session.commit()
     return result.rowcount == 1
 
 
-def _write_to_outbox_dir(email: OutboxEmail, message: Message) -> None:
+@contextlib.contextmanager
+def _socket_timeout(seconds: float) -> Iterator[None]:
+    # Flask-Mail opens smtplib connections without a timeout; a stalled server would hold the
+    # worker until the job timeout. smtplib takes the default timeout when it connects.
+    previous = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(seconds)
+    try:
+        yield
+    finally:
+        socket.setdefaulttimeout(previous)
+
+
+def _write_to_outbox_dir(email: OutboxEmail, message: Message) -> Path:
+    """No SMTP configured (`make run`): the mail goes to the log and to instance/outbox/."""
     folder = Path(current_app.config["MAIL_OUTBOX_DIR"])
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{email.id:06d}-{email.template}.eml"
@@ -56,35 +100,59 @@ def _write_to_outbox_dir(email: OutboxEmail, message: Message) -> None:
         message.body,
         path,
     )
+    return path
+
+
+def _record_failure(email_id: int, error: Exception) -> OutboxEmail:
+    db.session.rollback()
+    email = db.session.get(OutboxEmail, email_id)
+    email.last_error = f"{type(error).__name__}: {error}"[:2000]
+    email.claimed_at = None
+    if email.attempts >= MAX_ATTEMPTS:
+        email.status = EmailStatus.FAILED
+        email.next_attempt_at = None
+    else:
+        email.status = EmailStatus.QUEUED
+        email.next_attempt_at = utcnow() + backoff_after(email.attempts)
+    db.session.commit()
+    return email
 
 
 @with_app_context
 def deliver_mail(email_id: int) -> str:
+    """Send one outbox mail. Returns "sent", "skipped" (not due / someone else has it),
+    "retry" (failed, scheduled again) or "failed" (gave up)."""
     if not _claim(email_id):
-        return "skipped"  # already sent, being sent, or gone
+        return "skipped"
     email = db.session.get(OutboxEmail, email_id)
     try:
         rendered = render_mail(email.template, email.context)
         message = Message(
-            subject=rendered.subject, recipients=[email.to], body=rendered.text, html=rendered.html
+            subject=rendered.subject,
+            recipients=[email.to],
+            body=rendered.text,
+            html=rendered.html,
+            extra_headers={"X-Lavish-Mail": str(email.id)},
         )
         if current_app.config.get("MAIL_SERVER"):
-            mail.send(message)
+            with _socket_timeout(current_app.config.get("MAIL_TIMEOUT", SMTP_TIMEOUT_SECONDS)):
+                mail.send(message)
         else:
             _write_to_outbox_dir(email, message)
     except Exception as exc:
-        db.session.rollback()
-        email = db.session.get(OutboxEmail, email_id)
-        email.last_error = f"{type(exc).__name__}: {exc}"[:2000]
-        if email.attempts >= MAX_ATTEMPTS:
-            email.status = EmailStatus.FAILED
-            email.next_attempt_at = None
-        else:
-            email.status = EmailStatus.QUEUED
-            email.next_attempt_at = utcnow() + BACKOFF[min(email.attempts, len(BACKOFF)) - 1]
-        db.session.commit()
-        log.warning("mail %s failed (attempt %s): %s", email_id, email.attempts, email.last_error)
-        raise
+        email = _record_failure(email_id, exc)
+        log.warning(
+            "mail %s to %s failed (attempt %s of %s): %s",
+            email_id,
+            email.to,
+            email.attempts,
+            MAX_ATTEMPTS,
+            email.last_error,
+        )
+        if email.status == EmailStatus.FAILED:
+            return "failed"
+        enqueue_later(DELIVER_JOB, email.next_attempt_at - utcnow(), email_id)
+        return "retry"
     email.subject = rendered.subject
     email.status = EmailStatus.SENT
     email.sent_at = utcnow()

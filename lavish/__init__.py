@@ -40,6 +40,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from lavish import htmx as htmx_helpers
 
     htmx_helpers.init_app(app)
+    from lavish import ratelimit
+
+    ratelimit.init_app(app)
     _register_blueprints(app)
     _register_error_pages(app)
     _register_template_helpers(app)

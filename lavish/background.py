@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib
 import logging
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 from flask import Flask, current_app
@@ -55,6 +56,22 @@ def enqueue_now(func_path: str, *args: Any, app: Flask | None = None) -> bool:
         queue(app).enqueue(func_path, *args, retry=DEFAULT_RETRY, job_timeout="5m")
     except Exception:  # redis.ConnectionError, timeouts: the sweep re-enqueues later
         log.warning("could not enqueue %s%r; it will be retried by the sweep", func_path, args)
+        return False
+    return True
+
+
+def enqueue_later(func_path: str, delay: timedelta, *args: Any, app: Flask | None = None) -> bool:
+    """Enqueue a job to run after `delay` (RQ's scheduler, which `flask worker` runs).
+
+    Without Redis, or with Redis down, nothing is scheduled and False is returned: the caller's
+    state in the database must let a sweep find the work (the outbox does)."""
+    app = app or current_app._get_current_object()
+    if not app.config.get("REDIS_URL"):
+        return False
+    try:
+        queue(app).enqueue_in(delay, func_path, *args, retry=DEFAULT_RETRY, job_timeout="5m")
+    except Exception:
+        log.warning("could not schedule %s%r; the sweep will pick it up", func_path, args)
         return False
     return True
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from flask import Flask
+from flask import Flask, g
 from flask.testing import FlaskClient
 
 from lavish import create_app
@@ -88,6 +88,14 @@ def app_config(database_url: str, tmp_path: Path) -> dict:
 @pytest.fixture
 def app(app_config: dict) -> Iterator[Flask]:
     app = create_app(app_config)
+
+    @app.before_request
+    def _forget_the_user_of_the_last_request() -> None:
+        # Requests of the test client reuse the test's app context, so `g` (where Flask-Login
+        # keeps the signed-in user) would carry over between clients; in production each
+        # request starts with a fresh `g`.
+        g.pop("_login_user", None)
+
     with app.app_context():
         yield app
         db.session.remove()

@@ -1,42 +1,344 @@
-import sqlalchemy as sa
-from flask import flash, render_template, request, url_for
-from flask_login import current_user, login_required, login_user, logout_user
+"""Customer account pages (CONTRACT §4). Each view: load → authorize → form → service → commit
+once → 303 with a flash, or the page again with per-field messages and status 422."""
 
-from lavish.accounts import bp
-from lavish.accounts.forms import LoginForm
-from lavish.accounts.passwords import verify_password
+from __future__ import annotations
+
+from flask import current_app, flash, render_template, request, session, url_for
+from flask_login import current_user, login_required, login_user, logout_user
+from markupsafe import escape
+from werkzeug.exceptions import NotFound
+
+from lavish import ratelimit
+from lavish.accounts import bp, services
+from lavish.accounts.forms import (
+    INLINE_FIELDS,
+    ButtonForm,
+    ChangePasswordForm,
+    EmailOnlyForm,
+    LoginForm,
+    NewPasswordForm,
+    ProfileForm,
+    RegisterForm,
+)
+from lavish.accounts.tokens import TokenError, TokenPurpose, read_token
 from lavish.extensions import db
 from lavish.htmx import see_other
-from lavish.models import User, normalize_email
+from lavish.models import User
 from lavish.urls import safe_next
+
+HOUR = 60 * 60
+LOGIN_PER_ADDRESS = ratelimit.Limit("login-email", 10, 15 * 60)
+LOGIN_PER_IP = ratelimit.Limit("login-ip", 50, 15 * 60)
+FORGOT_PER_ADDRESS = ratelimit.Limit("forgot-email", 5, HOUR)
+FORGOT_PER_IP = ratelimit.Limit("forgot-ip", 20, HOUR)
+RESEND_PER_ADDRESS = ratelimit.Limit("resend-email", 5, HOUR)
+RESEND_PER_IP = ratelimit.Limit("resend-ip", 20, HOUR)
+REGISTER_PER_IP = ratelimit.Limit("register-ip", 20, HOUR)
+CHANGE_PASSWORD_PER_USER = ratelimit.Limit("change-password-user", 10, 15 * 60)
+INLINE_CHECKS_PER_IP = ratelimit.Limit("inline-check-ip", 300, 5 * 60)
+
+
+def _form_page(template: str, **context):
+    """A form page: 200 on GET, 422 when a submitted form has errors."""
+    form = context.get("form")
+    status = 422 if form is not None and form.errors else 200
+    return render_template(template, **context), status
+
+
+def _home_for(user: User) -> str:
+    return url_for("admin.dashboard" if user.is_admin else "accounts.my_site")
+
+
+def _start_session(user: User, *, remember: bool) -> None:
+    # A fresh session at sign-in: nothing from before (a planted cookie, an old CSRF token)
+    # survives. Other devices stay signed in: only logout and password changes end them.
+    session.clear()
+    login_user(user, remember=remember)
+
+
+# ---- register, verify ---------------------------------------------------------------------
+
+
+@bp.route("/register", methods=["GET", "POST"])
+def register():
+    if current_user.is_authenticated:
+        return see_other(_home_for(current_user))
+    form = RegisterForm()
+    if form.validate_on_submit():
+        ratelimit.enforce(REGISTER_PER_IP, request.remote_addr)
+        try:
+            user = services.register_customer(
+                name=form.name.data, email=form.email.data, password=form.password.data
+            )
+        except services.EmailTaken:
+            db.session.rollback()
+            form.email.errors = [
+                "An account with this email already exists. Sign in or reset your password."
+            ]
+        else:
+            db.session.commit()
+            _start_session(user, remember=False)
+            flash(
+                f"Welcome! We sent a link to {user.email}: open it to confirm your address.",
+                "success",
+            )
+            return see_other(url_for("accounts.my_site"))
+    return _form_page("accounts/register.html", form=form)
+
+
+@bp.get("/verify-email/<token>")
+def verify_email(token: str):
+    try:
+        user, newly_verified = services.verify_email(token)
+    except TokenError as error:
+        db.session.rollback()
+        return render_template(
+            "accounts/link_problem.html", message=str(error), resend_form=EmailOnlyForm()
+        ), 400
+    db.session.commit()
+    if newly_verified:
+        flash("Thank you: your email address is confirmed.", "success")
+    else:
+        flash("Your email address was already confirmed.", "info")
+    if current_user.is_authenticated:
+        return see_other(_home_for(current_user))
+    return see_other(url_for("accounts.login"))
+
+
+@bp.post("/resend-verification")
+def resend_verification():
+    """Signed in: resend to the account's address. Signed out: to the `email` given, with the
+    same answer whether or not it has an account."""
+    ratelimit.enforce(RESEND_PER_IP, request.remote_addr)
+    if current_user.is_authenticated:
+        ratelimit.enforce(RESEND_PER_ADDRESS, current_user.email)
+        if services.send_verification(current_user):
+            db.session.commit()
+            flash(f"We sent a new confirmation link to {current_user.email}.", "success")
+        else:
+            flash("Your email address is already confirmed.", "info")
+        return see_other(url_for("accounts.my_site"))
+    form = EmailOnlyForm()
+    if not form.validate_on_submit():
+        return _form_page("accounts/resend.html", form=form)
+    ratelimit.enforce(RESEND_PER_ADDRESS, form.email.data)
+    services.resend_verification_to(form.email.data)
+    db.session.commit()
+    flash(
+        "If an account with an unconfirmed address exists for "
+        f"{form.email.data}, we sent it a new confirmation link.",
+        "success",
+    )
+    return see_other(url_for("accounts.login"))
+
+
+@bp.get("/resend-verification")
+def resend_verification_page():
+    return render_template("accounts/resend.html", form=EmailOnlyForm())
+
+
+# ---- login, logout ----------------------------------------------------------------------------
 
 
 @bp.route("/login", methods=["GET", "POST"])
 def login():
+    next_path = safe_next(request.values.get("next"))
+    if current_user.is_authenticated and request.method == "GET":
+        return see_other(next_path or _home_for(current_user))
     form = LoginForm()
     if form.validate_on_submit():
-        user = db.session.scalar(
-            sa.select(User).where(User.email == normalize_email(form.email.data))
-        )
-        if user is not None and verify_password(user.password_hash, form.password.data):
-            login_user(user, remember=form.remember.data)
-            flash("Welcome back.", "success")
-            default = url_for("admin.dashboard" if user.is_admin else "accounts.my_site")
-            return see_other(safe_next(request.args.get("next")) or default)
-        form.password.errors.append("Wrong email or password.")
-    status = 422 if form.errors else 200
-    return render_template("accounts/login.html", form=form), status
+        ratelimit.enforce(LOGIN_PER_IP, request.remote_addr)
+        ratelimit.enforce(LOGIN_PER_ADDRESS, form.email.data)
+        user = services.authenticate(form.email.data, form.password.data)
+        if user is not None:
+            db.session.commit()  # a rehashed password
+            _start_session(user, remember=form.remember.data)
+            flash(f"Welcome back, {user.name or user.email}.", "success")
+            return see_other(next_path or _home_for(user))
+        form.password.errors = ["Wrong email or password."]
+    return _form_page("accounts/login.html", form=form, next_path=next_path)
 
 
 @bp.post("/logout")
-@login_required
 def logout():
-    logout_user()
+    # Not @login_required: signing out twice (two tabs) is not an error.
+    if current_user.is_authenticated:
+        services.end_other_sessions(current_user)  # every remember-me cookie stops working
+        db.session.commit()
+    session.clear()
+    logout_user()  # after clear(): it leaves the note that deletes the remember-me cookie
     flash("You are signed out.", "info")
-    return see_other(url_for("main.index"))
+    return see_other(url_for("accounts.login"))
+
+
+# ---- forgot, reset, set password ------------------------------------------------------------
+
+
+@bp.route("/forgot-password", methods=["GET", "POST"])
+def forgot_password():
+    form = EmailOnlyForm()
+    if form.validate_on_submit():
+        ratelimit.enforce(FORGOT_PER_IP, request.remote_addr)
+        ratelimit.enforce(FORGOT_PER_ADDRESS, form.email.data)
+        services.request_password_reset(form.email.data)
+        db.session.commit()
+        flash(
+            f"If an account exists for {form.email.data}, we sent it a link to choose a new "
+            "password. The link works for one hour.",
+            "success",
+        )
+        return see_other(url_for("accounts.login"))
+    return _form_page("accounts/forgot_password.html", form=form)
+
+
+def _link_problem(error: TokenError):
+    return render_template(
+        "accounts/link_problem.html", message=str(error), resend_form=None
+    ), 400
+
+
+@bp.route("/reset-password/<token>", methods=["GET", "POST"])
+def reset_password(token: str):
+    try:
+        user = read_token(token, TokenPurpose.RESET_PASSWORD)
+    except TokenError as error:
+        return _link_problem(error)
+    form = NewPasswordForm(account_email=user.email)
+    if form.validate_on_submit():
+        user = services.reset_password(token, form.password.data)
+        db.session.commit()
+        _start_session(user, remember=False)
+        flash("Your new password is saved and you are signed in.", "success")
+        return see_other(_home_for(user))
+    return _form_page(
+        "accounts/new_password.html",
+        form=form,
+        title="Choose a new password",
+        intro=f"For {user.email}.",
+        button="Save the new password",
+        purpose=TokenPurpose.RESET_PASSWORD.value,
+    )
+
+
+@bp.route("/set-password/<token>", methods=["GET", "POST"])
+def set_password(token: str):
+    try:
+        user = services.check_set_password_token(token)
+    except TokenError as error:
+        return _link_problem(error)
+    form = NewPasswordForm(account_email=user.email)
+    if form.validate_on_submit():
+        user = services.set_first_password(token, form.password.data)
+        db.session.commit()
+        _start_session(user, remember=False)
+        flash("Your password is set. Welcome to your account.", "success")
+        return see_other(_home_for(user))
+    return _form_page(
+        "accounts/new_password.html",
+        form=form,
+        title="Choose your password",
+        intro=f"Your account for {user.email} is ready: choose a password to sign in with.",
+        button="Set my password",
+        purpose=TokenPurpose.SET_PASSWORD.value,
+    )
+
+
+@bp.route("/change-password", methods=["GET", "POST"])
+@login_required
+def change_password():
+    form = ChangePasswordForm(account_email=current_user.email)
+    if form.validate_on_submit():
+        ratelimit.enforce(CHANGE_PASSWORD_PER_USER, str(current_user.id))
+        try:
+            services.change_password(
+                current_user,
+                current_password=form.current_password.data,
+                new_password=form.new_password.data,
+            )
+        except services.WrongPassword:
+            form.current_password.errors = ["That is not your current password."]
+        else:
+            db.session.commit()
+            # The session token changed: this device signs in again with the new one; the
+            # others (and their remember-me cookies) are signed out.
+            remembered = current_app.config.get("REMEMBER_COOKIE_NAME", "remember_token")
+            _start_session(
+                current_user._get_current_object(), remember=remembered in request.cookies
+            )
+            flash("Your password is changed. Other devices have been signed out.", "success")
+            return see_other(url_for("accounts.profile"))
+    return _form_page("accounts/change_password.html", form=form)
+
+
+# ---- profile, dashboard -----------------------------------------------------------------------
+
+
+@bp.route("/profile", methods=["GET", "POST"])
+@login_required
+def profile():
+    form = ProfileForm(obj=current_user)
+    if form.validate_on_submit():
+        services.update_profile(current_user, name=form.name.data, phone=form.phone.data or "")
+        db.session.commit()
+        flash("Your profile is saved.", "success")
+        return see_other(url_for("accounts.profile"))
+    return _form_page("accounts/profile.html", form=form, resend_form=ButtonForm())
 
 
 @bp.get("/my-site")
 @login_required
 def my_site():
-    return render_template("accounts/my_site.html", user=current_user)
+    return render_template(
+        "accounts/my_site.html",
+        sites=services.owned_sites(current_user),
+        live_url=services.live_url,
+        resend_form=ButtonForm(),
+    )
+
+
+@bp.get("/site/versions")
+@login_required
+def site_versions():
+    return render_template(
+        "accounts/versions.html",
+        history=services.site_versions(current_user),
+        live_url=services.live_url,
+    )
+
+
+# ---- inline validation (htmx) ----------------------------------------------------------------
+
+
+@bp.post("/validate/<form_name>/<field_name>")
+def validate_field(form_name: str, field_name: str):
+    """The message the form would give for one field, as plain text ("" when fine).
+
+    htmx posts the enclosing form as the person types and swaps the answer into the field's
+    `.error` element. POST, so passwords never land in a URL or an access log."""
+    form_class, fields = INLINE_FIELDS.get(form_name, (None, frozenset()))
+    if form_class is None or field_name not in fields:
+        raise NotFound()
+    ratelimit.enforce(INLINE_CHECKS_PER_IP, request.remote_addr)
+    kwargs = {}
+    if form_name in {"new-password", "change-password"}:
+        kwargs["account_email"] = _inline_account_email()
+    form = form_class(meta={"csrf": False}, **kwargs)
+    field = form[field_name]
+    field.validate(form)
+    message = field.errors[0] if field.errors else ""
+    # Our own fixed messages, escaped all the same: htmx swaps the answer in as HTML.
+    return str(escape(message)), 200, {"Content-Type": "text/html; charset=utf-8"}
+
+
+def _inline_account_email() -> str | None:
+    """Whose password is being chosen: the signed-in person, or the account of the link the
+    reset/set-password page carries (sent along as `token` and `purpose`)."""
+    if current_user.is_authenticated:
+        return current_user.email
+    purpose = request.form.get("purpose")
+    if purpose not in {TokenPurpose.RESET_PASSWORD, TokenPurpose.SET_PASSWORD}:
+        return None
+    try:
+        return read_token(request.form.get("token", ""), TokenPurpose(purpose)).email
+    except TokenError:
+        return None

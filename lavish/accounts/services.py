@@ -1,11 +1,47 @@
-"""Account operations. They change models in the caller's transaction and never commit."""
+"""Account operations. They change models in the caller's transaction and never commit.
+
+Mails are queued in the same transaction (lavish.mail.outbox), so a rolled-back change sends
+nothing; the links in them are made when the mail is rendered (see `token_url`), so a mail
+delayed by a Redis outage still carries a fresh link and no token is stored in the outbox.
+"""
 
 from __future__ import annotations
 
 import sqlalchemy as sa
+from flask import current_app
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import joinedload
 
+from lavish.accounts.passwords import hash_password, needs_rehash, verify_password
+from lavish.accounts.tokens import (
+    USED,
+    TokenError,
+    TokenPurpose,
+    TokenUsed,
+    make_token,
+    read_token,
+)
+from lavish.clock import utcnow
 from lavish.extensions import db
-from lavish.models import User, normalize_email
+from lavish.mail.outbox import queue_mail
+from lavish.mail.render import public_url_for
+from lavish.models import Site, SiteVersion, User, normalize_email
+from lavish.models.user import new_session_token
+
+# Which page each kind of link opens.
+TOKEN_ENDPOINTS = {
+    TokenPurpose.VERIFY_EMAIL: "accounts.verify_email",
+    TokenPurpose.RESET_PASSWORD: "accounts.reset_password",
+    TokenPurpose.SET_PASSWORD: "accounts.set_password",
+}
+
+
+class EmailTaken(Exception):
+    """Another account has this address (registration raced with another)."""
+
+
+class WrongPassword(Exception):
+    pass
 
 
 def find_customer(email: str) -> User | None:
@@ -16,7 +52,7 @@ def find_or_create_customer(email: str, name: str = "") -> tuple[User, bool]:
     """The account for `email`, created without a password when there is none.
 
     Returns (user, created). A created account gets its first password through the
-    set-password link (accounts.tokens.TokenPurpose.SET_PASSWORD).
+    set-password link: `set_password_url(user)`.
     """
     user = find_customer(email)
     if user is not None:
@@ -25,3 +61,201 @@ def find_or_create_customer(email: str, name: str = "") -> tuple[User, bool]:
     db.session.add(user)
     db.session.flush()
     return user, True
+
+
+# ---- links ----------------------------------------------------------------------------------
+
+
+def token_url(purpose: TokenPurpose | str, user: User | int) -> str:
+    """Absolute link (on PUBLIC_URL) carrying a fresh token for `user`."""
+    purpose = TokenPurpose(purpose)
+    if isinstance(user, int):
+        user = db.session.get(User, user)
+        if user is None:
+            raise LookupError("the account of this mail no longer exists")
+    return public_url_for(TOKEN_ENDPOINTS[purpose], token=make_token(user, purpose))
+
+
+def set_password_url(user: User) -> str:
+    """The link a purchase-created account uses to choose its first password (30 days)."""
+    return token_url(TokenPurpose.SET_PASSWORD, user)
+
+
+# ---- registration and verification ----------------------------------------------------------
+
+
+def register_customer(*, name: str, email: str, password: str) -> User:
+    """A new account with its password; the welcome mail asks to verify the address."""
+    user = User(
+        email=normalize_email(email),
+        name=name.strip(),
+        password_hash=hash_password(password),
+        password_changed_at=utcnow(),
+    )
+    db.session.add(user)
+    try:
+        db.session.flush()
+    except IntegrityError as exc:  # two sign-ups of one address at once: the caller rolls back
+        raise EmailTaken(user.email) from exc
+    queue_mail(
+        user.email,
+        "welcome",
+        {"user_id": user.id, "name": user.name},
+        dedupe_key=f"welcome:{user.id}",
+    )
+    return user
+
+
+def send_verification(user: User) -> bool:
+    """Queue "verify your email" again; False (and nothing queued) when already verified."""
+    if user.is_verified:
+        return False
+    queue_mail(user.email, "verify_email", {"user_id": user.id, "name": user.name})
+    return True
+
+
+def resend_verification_to(email: str) -> None:
+    """Anonymous resend: the same outcome for the caller whether or not the address exists."""
+    user = find_customer(email)
+    if user is not None:
+        send_verification(user)
+
+
+def verify_email(token: str) -> tuple[User, bool]:
+    """Mark the address of the token's account verified. Returns (user, newly_verified).
+
+    A link used a second time is not an error for the person: the address is verified.
+    """
+    try:
+        user = read_token(token, TokenPurpose.VERIFY_EMAIL)
+    except TokenUsed as used:
+        if used.user.is_verified:
+            return used.user, False
+        raise
+    user.email_verified_at = utcnow()
+    return user, True
+
+
+# ---- signing in and out ---------------------------------------------------------------------
+
+
+def authenticate(email: str, password: str) -> User | None:
+    """The account for these credentials, or None. Takes the same time whether or not the
+    address exists (verify_password hashes against a dummy)."""
+    user = find_customer(email)
+    if not verify_password(user.password_hash if user else None, password):
+        return None
+    if needs_rehash(user.password_hash):  # Argon2 parameters were raised since
+        user.password_hash = hash_password(password)
+    return user
+
+
+def end_other_sessions(user: User) -> None:
+    """Every session and remember-me cookie of this account stops working (the Flask-Login id
+    includes the session token)."""
+    user.session_token = new_session_token()
+
+
+# ---- passwords ------------------------------------------------------------------------------
+
+
+def _set_password(user: User, password: str) -> None:
+    user.password_hash = hash_password(password)
+    user.password_changed_at = utcnow()
+    end_other_sessions(user)
+    queue_mail(
+        user.email,
+        "password_changed",
+        {"user_id": user.id, "name": user.name, "changed_at": user.password_changed_at.isoformat()},
+        dedupe_key=f"password-changed:{user.id}:{user.password_changed_at.isoformat()}",
+    )
+
+
+def request_password_reset(email: str) -> None:
+    """Queue a reset mail when the address has an account. Same answer either way: the caller
+    learns nothing, and both paths do one indexed lookup (the mail is sent by a job)."""
+    user = find_customer(email)
+    if user is not None:
+        queue_mail(user.email, "password_reset", {"user_id": user.id, "name": user.name})
+
+
+def reset_password(token: str, password: str) -> User:
+    """Choose a new password through a reset link (single use: the hash changes)."""
+    user = read_token(token, TokenPurpose.RESET_PASSWORD)
+    _set_password(user, password)
+    # Following a link sent to the address proves the person reads that mailbox.
+    user.email_verified_at = user.email_verified_at or utcnow()
+    return user
+
+
+def check_set_password_token(token: str) -> User:
+    user = read_token(token, TokenPurpose.SET_PASSWORD)
+    if user.password_hash is not None:
+        raise TokenError(USED)
+    return user
+
+
+def set_first_password(token: str, password: str) -> User:
+    """The first password of an account a purchase created (link in the purchase mail)."""
+    user = check_set_password_token(token)
+    _set_password(user, password)
+    user.email_verified_at = user.email_verified_at or utcnow()
+    return user
+
+
+def change_password(user: User, *, current_password: str, new_password: str) -> None:
+    if user.password_hash is None or not verify_password(user.password_hash, current_password):
+        raise WrongPassword
+    _set_password(user, new_password)
+
+
+def update_profile(user: User, *, name: str, phone: str) -> None:
+    user.name = name.strip()
+    user.phone = phone.strip()
+
+
+# ---- the owner's sites ----------------------------------------------------------------------
+
+
+def owned_sites(user: User) -> list[tuple[Site, int]]:
+    """The user's sites with their number of versions, in one query."""
+    version_count = (
+        sa.select(sa.func.count(SiteVersion.id))
+        .where(SiteVersion.site_id == Site.id)
+        .correlate(Site)
+        .scalar_subquery()
+    )
+    rows = db.session.execute(
+        sa.select(Site, version_count)
+        .options(joinedload(Site.live_version))
+        .where(Site.owner_id == user.id)
+        .order_by(Site.purchased_at.desc().nulls_last(), Site.id)
+    ).all()
+    return [(site, count) for site, count in rows]
+
+
+def site_versions(user: User) -> list[tuple[Site, list[SiteVersion]]]:
+    """Version history (newest first) of each of the user's sites."""
+    sites = db.session.scalars(
+        sa.select(Site).where(Site.owner_id == user.id).order_by(Site.business_name, Site.id)
+    ).all()
+    if not sites:
+        return []
+    versions = db.session.scalars(
+        sa.select(SiteVersion)
+        .where(SiteVersion.site_id.in_([s.id for s in sites]))
+        .order_by(SiteVersion.site_id, SiteVersion.number.desc())
+    ).all()
+    by_site: dict[int, list[SiteVersion]] = {s.id: [] for s in sites}
+    for version in versions:
+        by_site[version.site_id].append(version)
+    return [(site, by_site[site.id]) for site in sites]
+
+
+def live_url(site: Site) -> str:
+    """Where visitors see the site: the sites host when there is one, else the portal."""
+    config = current_app.config
+    if config.get("SITES_HOST"):
+        scheme = config["PUBLIC_URL"].split("://", 1)[0]
+        return f"{scheme}://{config['SITES_HOST']}/{site.slug}/"
+    return f"{config['PUBLIC_URL']}/{site.slug}/"

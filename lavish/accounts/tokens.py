@@ -1,13 +1,22 @@
 """Signed, expiring, single-use tokens for email verification, password reset and set-password.
 
-A token carries the user id and a fingerprint of the account's current secret state (password
-hash and session token). Using a reset link changes the password, which changes the fingerprint,
-so the link stops working; so does any other password change or a sign-out-everywhere.
+A token carries the user id and a fingerprint of the account state the link is meant to change:
+- verify-email: the address and whether it is verified. Verifying (or changing the address)
+  changes the fingerprint, so the link works once and only for the address it was sent to.
+- reset-password / set-password: the password hash (Argon2 salts every hash, so every password
+  change gives a new one). Using the link changes the password, so it stops working, and so does
+  any other password change made meanwhile. The session token is deliberately left out: signing
+  out (which rotates it) should not break a reset link the person is about to click.
+
+The fingerprint is an HMAC keyed with SECRET_KEY (the token payload is signed, not encrypted, so it
+must not reveal anything about the hash). The salt of each purpose differs, so a verify token is
+never accepted as a reset token.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 from datetime import timedelta
 from enum import StrEnum
 
@@ -29,10 +38,24 @@ MAX_AGE = {
     TokenPurpose.RESET_PASSWORD: timedelta(hours=1),
     TokenPurpose.SET_PASSWORD: timedelta(days=30),
 }
+# Real tokens are ~100 characters; anything much longer is garbage and is refused unparsed.
+MAX_TOKEN_LENGTH = 512
+
+EXPIRED = "This link has expired. Please ask for a new one."
+INVALID = "This link is not valid. Please check it or ask for a new one."
+USED = "This link has already been used. Please ask for a new one."
 
 
 class TokenError(Exception):
     """The link is invalid, expired or already used; `str()` is a message for the person."""
+
+
+class TokenUsed(TokenError):
+    """A genuine, unexpired link whose account has changed since (already used)."""
+
+    def __init__(self, message: str, user: User) -> None:
+        super().__init__(message)
+        self.user = user
 
 
 def _serializer(purpose: TokenPurpose) -> URLSafeTimedSerializer:
@@ -43,8 +66,9 @@ def _fingerprint(user: User, purpose: TokenPurpose) -> str:
     if purpose is TokenPurpose.VERIFY_EMAIL:
         state = f"{user.email}|{user.email_verified_at is not None}"
     else:
-        state = f"{user.password_hash or ''}|{user.session_token}"
-    return hashlib.sha256(state.encode()).hexdigest()[:16]
+        state = user.password_hash or ""
+    key = f"{current_app.config['SECRET_KEY']}|{purpose}".encode()
+    return hmac.new(key, state.encode(), hashlib.sha256).hexdigest()[:24]
 
 
 def make_token(user: User, purpose: TokenPurpose) -> str:
@@ -53,13 +77,19 @@ def make_token(user: User, purpose: TokenPurpose) -> str:
 
 def read_token(token: str, purpose: TokenPurpose) -> User:
     """The user the token is for, or TokenError with a message fit to show."""
+    if not token or len(token) > MAX_TOKEN_LENGTH:
+        raise TokenError(INVALID)
     try:
         data = _serializer(purpose).loads(token, max_age=int(MAX_AGE[purpose].total_seconds()))
     except SignatureExpired as exc:
-        raise TokenError("This link has expired. Please ask for a new one.") from exc
+        raise TokenError(EXPIRED) from exc
     except BadSignature as exc:
-        raise TokenError("This link is not valid. Please check it or ask for a new one.") from exc
-    user = db.session.get(User, data.get("u")) if isinstance(data, dict) else None
-    if user is None or data.get("f") != _fingerprint(user, purpose):
-        raise TokenError("This link has already been used. Please ask for a new one.")
+        raise TokenError(INVALID) from exc
+    if not isinstance(data, dict) or not isinstance(data.get("u"), int):
+        raise TokenError(INVALID)
+    user = db.session.get(User, data["u"])
+    if user is None:
+        raise TokenError(INVALID)
+    if not hmac.compare_digest(str(data.get("f", "")), _fingerprint(user, purpose)):
+        raise TokenUsed(USED, user)
     return user

@@ -6,6 +6,7 @@ from datetime import timedelta
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
 
 from lavish.background import enqueue_after_commit, enqueue_now
 from lavish.clock import utcnow
@@ -23,15 +24,30 @@ def queue_mail(
     ``context`` must be JSON-serialisable (ids, strings, ISO dates): the job renders the mail later.
     With a ``dedupe_key`` a second mail for the same event is not queued (returns None).
     """
-    if dedupe_key is not None:
+    email = OutboxEmail(to=to, template=template, context=context or {}, dedupe_key=dedupe_key)
+    if dedupe_key is None:
+        db.session.add(email)
+        db.session.flush()
+    else:
         exists = db.session.scalar(
             sa.select(OutboxEmail.id).where(OutboxEmail.dedupe_key == dedupe_key)
         )
         if exists:
             return None
-    email = OutboxEmail(to=to, template=template, context=context or {}, dedupe_key=dedupe_key)
-    db.session.add(email)
-    db.session.flush()
+        if db.session.get_bind().dialect.name != "postgresql":
+            # SQLite serialises writers; and its driver turns a SAVEPOINT opened before the
+            # first write into a commit on release, so no savepoint there.
+            db.session.add(email)
+            db.session.flush()
+        else:
+            try:
+                # Two transactions reporting the same event at once: the unique key keeps one,
+                # and the savepoint keeps the losing caller's transaction usable.
+                with db.session.begin_nested():
+                    db.session.add(email)
+                    db.session.flush()
+            except IntegrityError:
+                return None
     enqueue_after_commit(DELIVER_JOB, email.id)
     return email
 

@@ -21,13 +21,26 @@ def public_url(path: str) -> str:
     return current_app.config["PUBLIC_URL"] + path
 
 
+def public_url_for(endpoint: str, **values: Any) -> str:
+    """Absolute URL of a route on PUBLIC_URL; works in a worker (no request, no SERVER_NAME)."""
+    adapter = current_app.url_map.bind("localhost", url_scheme="http")
+    return public_url(adapter.build(endpoint, values))
+
+
+def _template_helpers() -> dict[str, Any]:
+    # Imported here: accounts imports this module.
+    from lavish.accounts.services import token_url
+
+    return {"public_url": public_url, "public_url_for": public_url_for, "token_url": token_url}
+
+
 def _render_block(template: Template, block: str, context: dict[str, Any]) -> str:
     return "".join(template.blocks[block](template.new_context(context))).strip()
 
 
 def render_mail(name: str, context: dict[str, Any]) -> RenderedMail:
     env = current_app.jinja_env
-    context = {"public_url": public_url, "config": current_app.config, **context}
+    context = {**_template_helpers(), "config": current_app.config, **context}
     text_template = env.get_template(f"email/{name}.txt")
     html_template = env.get_template(f"email/{name}.html")
     return RenderedMail(

@@ -1,12 +1,13 @@
 from __future__ import annotations
 
 import secrets
+import unicodedata
 from datetime import datetime
 from enum import StrEnum
 
 import sqlalchemy as sa
 from flask_login import UserMixin
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, validates
 
 from lavish.extensions import db
 from lavish.models.base import TimestampMixin
@@ -19,8 +20,9 @@ class Role(StrEnum):
 
 
 def normalize_email(email: str) -> str:
-    """Emails are unique regardless of case and surrounding spaces."""
-    return email.strip().lower()
+    """Emails are unique regardless of case and surrounding spaces (and of how a Unicode
+    character is composed)."""
+    return unicodedata.normalize("NFC", email.strip()).lower()
 
 
 def new_session_token() -> str:
@@ -43,6 +45,11 @@ class User(UserMixin, TimestampMixin, db.Model):
     session_token: Mapped[str] = mapped_column(
         sa.String(32), nullable=False, default=new_session_token
     )
+
+    @validates("email")
+    def _normalize_email(self, key: str, value: str) -> str:
+        # Every way in stores the normalised form, so the unique constraint covers it.
+        return normalize_email(value) if value else value
 
     def get_id(self) -> str:
         return f"{self.id}:{self.session_token}"

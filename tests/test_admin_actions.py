@@ -171,3 +171,30 @@ def test_htmx_posts_get_hx_redirect(staff, site):
         f"/admin/sites/{site.id}/suspend", data={"reason": "x"}, headers={"HX-Request": "true"}
     )
     assert response.headers["HX-Redirect"] == f"/admin/sites/{site.id}"
+
+
+def test_resend_verification(staff, make_user, outbox):
+    user = make_user("new@example.com", verified=False)
+    response = staff.post(f"/admin/customers/{user.id}/resend-verification")
+    assert response.status_code == 303
+    assert response.headers["Location"] == f"/admin/customers/{user.id}"
+    assert [m.recipients for m in outbox] == [["new@example.com"]]
+    assert "/customer/verify-email/" in outbox[0].body
+    [entry] = audit_entries("user.resend_verification")
+    assert entry.object_type == "users" and entry.object_id == user.id
+    page = staff.get(f"/admin/customers/{user.id}").get_data(as_text=True)
+    assert "A new verification link is on its way" in page
+    assert "user.resend_verification" in page
+    # The mail shows in the outbox list and renders in its preview.
+    email = db.session.scalar(sa.select(OutboxEmail).where(OutboxEmail.to == "new@example.com"))
+    preview = staff.get(f"/admin/emails/{email.id}").get_data(as_text=True)
+    assert "Confirm your email address" in preview and "srcdoc=" in preview
+
+
+def test_resend_verification_to_a_verified_customer(staff, make_user, outbox):
+    user = make_user("done@example.com", verified=True)
+    response = staff.post(f"/admin/customers/{user.id}/resend-verification")
+    assert response.status_code == 303
+    assert outbox == []
+    assert audit_entries("user.resend_verification") == []
+    assert "already verified" in staff.get(response.headers["Location"]).get_data(as_text=True)

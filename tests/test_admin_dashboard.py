@@ -158,6 +158,7 @@ def test_every_number(business):
         "window_days": 90, "went_past_due": 3, "recovered": 1, "still_past_due": 1,
         "recovery_rate_percent": 33.3,
     }  # fmt: skip
+    assert s.attention == {"failed_webhooks": 0, "unprocessed_webhooks": 0, "failed_emails": 0}
     assert s.revenue == {
         "this_month": {"one_time_cents": 49500, "recurring_cents": 9999, "total_cents": 59499},
         "last_month": {"one_time_cents": 59499, "recurring_cents": 28999, "total_cents": 88498},
@@ -204,8 +205,8 @@ def test_empty_database_is_all_zeros(app):
 
 
 def test_page_and_json_show_the_same_numbers(business, client, admin, login):
-    login(admin)
     with time_machine.travel(NOW, tick=False):
+        login(admin)  # the session is stamped with the (travelled) time
         page = client.get("/admin/")
         data = client.get("/admin/statistics.json").get_json()
     html = page.get_data(as_text=True)
@@ -264,3 +265,29 @@ def test_the_model_keeps_the_dunning_history(app, make_user):
     assert sub.recovered_at == at(2026, 11, 4)
     with time_machine.travel(at(2026, 11, 15), tick=False):
         assert queries.dashboard_stats(currency="USD").dunning["recovered"] == 1
+
+
+def test_attention_counts(app, client, admin, login):
+    from lavish.models import OutboxEmail, WebhookEvent
+
+    db.session.add_all(
+        [
+            WebhookEvent(delivery_id="m1", event_type="x", payload="{}", received_at=NOW,
+                         processed_at=NOW, result="error", error="boom"),
+            WebhookEvent(delivery_id="m2", event_type="x", payload="{}", received_at=NOW),
+            WebhookEvent(delivery_id="m3", event_type="x", payload="{}", received_at=NOW,
+                         processed_at=NOW, result="ok"),
+            OutboxEmail(to="a@example.com", template="t", status="failed"),
+            OutboxEmail(to="b@example.com", template="t", status="sent"),
+        ]
+    )  # fmt: skip
+    db.session.commit()
+    assert stats().attention == {
+        "failed_webhooks": 1,
+        "unprocessed_webhooks": 1,
+        "failed_emails": 1,
+    }
+    login(admin)
+    html = client.get("/admin/").get_data(as_text=True)
+    assert "1 webhook deliveries failed" in html and "outcome=failed" in html
+    assert "1 mails gave up after retries" in html

@@ -104,6 +104,7 @@ class DashboardStats:
     churn: dict[str, dict[str, int]]
     dunning: dict[str, Any]
     revenue: dict[str, dict[str, int]]
+    attention: dict[str, int] = field(default_factory=dict)
     months: list[MonthFigures] = field(default_factory=list)
 
     @property
@@ -205,6 +206,7 @@ def dashboard_stats(*, currency: str, now: datetime | None = None) -> DashboardS
                 ("last_12_months", "year"),
             )
         },
+        attention=_attention_figures(),
         months=month_figures,
     )
 
@@ -372,6 +374,31 @@ def _dunning_figures(now: datetime) -> tuple[int, int, int]:
         )
     ).one()
     return int(row[0]), int(row[1]), int(row[2])
+
+
+def _attention_figures() -> dict[str, int]:
+    """What staff should look at (all time): webhook deliveries whose processing failed (an
+    error is recorded) or that were never processed, and mails that gave up after retries.
+    Each count goes through a partial or status index."""
+    from lavish.models import EmailStatus, OutboxEmail, WebhookEvent
+
+    row = db.session.execute(
+        sa.select(
+            sa.select(sa.func.count(WebhookEvent.id))
+            .where(WebhookEvent.error != "")
+            .scalar_subquery()
+            .label("failed_webhooks"),
+            sa.select(sa.func.count(WebhookEvent.id))
+            .where(WebhookEvent.processed_at.is_(None))
+            .scalar_subquery()
+            .label("unprocessed_webhooks"),
+            sa.select(sa.func.count(OutboxEmail.id))
+            .where(OutboxEmail.status == EmailStatus.FAILED)
+            .scalar_subquery()
+            .label("failed_emails"),
+        )
+    ).one()
+    return {key: int(value) for key, value in row._mapping.items()}
 
 
 # --- lists --------------------------------------------------------------------------------------

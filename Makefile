@@ -23,7 +23,7 @@ install: $(VENV)/.installed
 run: install
 	mkdir -p instance
 	$(FLASK) db upgrade
-	$(FLASK) demo
+	PORT=$(PORT) $(FLASK) demo
 	@echo "Lavish is running at http://127.0.0.1:$(PORT)/"
 	$(FLASK) run --port $(PORT)
 

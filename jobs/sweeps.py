@@ -12,9 +12,18 @@ def requeue_unsent_mail() -> int:
     return requeue_unsent()
 
 
+@with_app_context
+def sync_hosted_sites() -> int:
+    """Self-heal: every site's live files re-derived from the database."""
+    from lavish.hosting.services import reconcile
+
+    return reconcile()["switched"]
+
+
 # name -> job; `flask sweep` runs them in this order, jobs/cron.py schedules them.
 SWEEPS = {
     "requeue_unsent_mail": requeue_unsent_mail,
+    "sync_hosted_sites": sync_hosted_sites,
 }
 
 

@@ -88,6 +88,7 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(worker_command)
     app.cli.add_command(sweep_command)
     app.cli.add_command(cron_command)
-    from lavish.hosting.cli import sites_cli
+    from lavish.hosting.cli import demo_command, sites_cli
 
     app.cli.add_command(sites_cli)
+    app.cli.add_command(demo_command)

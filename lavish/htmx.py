@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Flask, Response, redirect
+from flask import Flask, Response, redirect, request
 
 from lavish.extensions import htmx
 
@@ -26,5 +26,7 @@ def init_app(app: Flask) -> None:
     @app.after_request
     def _vary_on_htmx(response: Response) -> Response:
         # The same URL answers with a page or a fragment: caches must keep them apart.
-        response.vary.add("HX-Request")
+        # Hosted sites are static files, the same bytes as Nginx sends: no Vary.
+        if request.blueprint != "hosting":
+            response.vary.add("HX-Request")
         return response

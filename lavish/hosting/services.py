@@ -1,17 +1,212 @@
-"""Site state changes. Every status change goes through here, so what visitors see on disk
-(the live pointer of the site) follows the database after the commit."""
+"""Hosted sites: publish, roll back, change status. Every status change goes through here.
+
+The services change models in the caller's transaction and flush; they never commit. What
+visitors see on disk (the live pointer of each touched site) follows the database right after
+the commit, from the committed rows; a rolled-back change never touches the disk.
+`reconcile()` re-derives every pointer from the database (the `sites reconcile` command and the
+`sync_hosted_sites` sweep), so a failed switch heals itself.
+"""
 
 from __future__ import annotations
 
+import logging
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from flask_sqlalchemy.session import Session as FlaskSession
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+
 from lavish.clock import utcnow
-from lavish.models import Site, SiteStatus
+from lavish.extensions import db
+from lavish.hosting import publisher
+from lavish.hosting.layout import sites_root, version_dir
+from lavish.hosting.publisher import PublishError, SiteState
+from lavish.hosting.slugs import SlugError, check_slug
+from lavish.models import Site, SiteStatus, SiteVersion, User
+
+log = logging.getLogger(__name__)
+
+_PENDING_SYNC = "lavish_pending_site_sync"
+
+__all__ = [
+    "PublishError",
+    "SlugError",
+    "change_status",
+    "create_site",
+    "publish",
+    "reconcile",
+    "rollback",
+    "sync_site_after_commit",
+]
+
+
+def create_site(
+    slug: str,
+    business_name: str,
+    *,
+    phone: str = "",
+    email: str = "",
+    city: str = "",
+    category: str = "",
+) -> Site:
+    """A new preview site (no version yet: publish() gives it one). Raises SlugError."""
+    check_slug(slug)
+    if db.session.scalar(sa.select(Site.id).where(Site.slug == slug)) is not None:
+        raise SlugError(f"“{slug}” is already taken by another site.")
+    if not business_name.strip():
+        raise ValueError("The business name is required.")
+    site = Site(
+        slug=slug,
+        business_name=business_name.strip(),
+        phone=phone.strip(),
+        email=email.strip(),
+        city=city.strip(),
+        category=category.strip(),
+        status=SiteStatus.PREVIEW,
+    )
+    db.session.add(site)
+    db.session.flush()
+    return site
+
+
+def publish(
+    site: Site, folder: str | Path, *, actor: User | None = None, note: str = ""
+) -> SiteVersion:
+    """Publish `folder` as the next version of `site` and make it live after the commit.
+
+    The folder is checked first (index.html, no symlinks, names, limits): on PublishError
+    nothing has changed. The files are copied into versions/<slug>/<n>/ at once (immutable;
+    harmless if the transaction rolls back), the pointer switches after the commit.
+    """
+    root = sites_root()
+    manifest = publisher.check_folder(Path(folder))
+    if site.id is None:
+        db.session.flush()
+    number = (
+        db.session.scalar(
+            sa.select(sa.func.max(SiteVersion.number)).where(SiteVersion.site_id == site.id)
+        )
+        or 0
+    ) + 1
+    publisher.store_version(root, site.slug, number, Path(folder), manifest)
+    version = SiteVersion(
+        site_id=site.id,
+        number=number,
+        note=note[:500],
+        file_count=len(manifest.files),
+        total_bytes=manifest.total_bytes,
+        created_by_id=actor.id if actor is not None else None,
+    )
+    db.session.add(version)
+    db.session.flush()
+    site.live_version_id = version.id
+    site.updated_at = utcnow()
+    db.session.flush()
+    sync_site_after_commit(site)
+    return version
+
+
+def rollback(site: Site, version: SiteVersion) -> None:
+    """Make an earlier (or any) version of `site` live again: a pointer switch, no copy."""
+    if version.site_id != site.id:
+        raise ValueError(f"Version {version.number} belongs to another site.")
+    if not (version_dir(sites_root(), site.slug, version.number) / "htdocs").is_dir():
+        raise PublishError(f"Version {version.number} of {site.slug} is missing on disk.")
+    site.live_version_id = version.id
+    site.updated_at = utcnow()
+    db.session.flush()
+    sync_site_after_commit(site)
 
 
 def change_status(site: Site, status: SiteStatus, *, reason: str = "") -> None:
-    """Move a site to `status` in the caller's transaction; the served files follow the commit.
-
-    (The hosting issue completes this: re-pointing the live files after commit.)
-    """
+    """Move a site to `status` in the caller's transaction; the served files follow the commit."""
     site.status = status
     site.status_reason = reason
     site.suspended_at = utcnow() if status == SiteStatus.SUSPENDED else None
+    if site.id is None:
+        db.session.flush()
+    sync_site_after_commit(site)
+
+
+# --- disk follows the database -------------------------------------------------------------
+
+
+def sync_site_after_commit(site: Site) -> None:
+    """Re-derive the site's served files once the current transaction commits."""
+    pending: set[int] = db.session.info.setdefault(_PENDING_SYNC, set())
+    pending.add(site.id)
+
+
+def _states(session: Session, site_ids: list[int] | None) -> list[SiteState]:
+    query = (
+        sa.select(Site.slug, Site.status, SiteVersion.number, Site.business_name)
+        .outerjoin(SiteVersion, SiteVersion.id == Site.live_version_id)
+        .order_by(Site.id)
+    )
+    if site_ids is not None:
+        query = query.where(Site.id.in_(site_ids))
+    return [SiteState(*row) for row in session.execute(query)]
+
+
+def _apply(root: Path, session_factory, site_ids: list[int] | None) -> dict[str, int]:
+    """Read committed rows and apply them, one site at a time under the site's lock, re-reading
+    the row inside the lock so the last writer's state wins."""
+    counts = {"sites": 0, "switched": 0, "failed": 0}
+    with session_factory() as session:
+        slugs = [state.slug for state in _states(session, site_ids)]
+    for slug in slugs:
+        counts["sites"] += 1
+        try:
+            with publisher.site_lock(root, slug), session_factory() as session:
+                states = [
+                    s
+                    for s in _states(session, None if site_ids is None else site_ids)
+                    if s.slug == slug
+                ]
+                if states and publisher.apply_state(root, states[0]):
+                    counts["switched"] += 1
+        except Exception:
+            counts["failed"] += 1
+            log.exception("could not bring %s on disk in line with the database", slug)
+    return counts
+
+
+def _session_factory():
+    return Session(db.engine)
+
+
+def reconcile(site_ids: list[int] | None = None) -> dict[str, int]:
+    """Re-derive the live pointer (and state variants) of every site, or of `site_ids`, from
+    the database. Idempotent: a second run switches nothing."""
+    root = sites_root()
+    publisher.write_root_pages(root)
+    return _apply(root, _session_factory, site_ids)
+
+
+@event.listens_for(FlaskSession, "after_commit")
+def _after_commit(session: Session) -> None:
+    pending = session.info.pop(_PENDING_SYNC, None)
+    if pending:
+        # A separate connection: this session can no longer emit SQL here. It sees the commit.
+        _apply(sites_root(), _session_factory, sorted(pending))
+
+
+@event.listens_for(FlaskSession, "after_soft_rollback")
+def _after_rollback(session: Session, previous_transaction: Any) -> None:
+    if not session.in_transaction():
+        session.info.pop(_PENDING_SYNC, None)
+
+
+def site_state(site: Site) -> str:
+    """What the site's pointer shows now (for admin pages): 'preview', 'public', 'suspended',
+    or 'offline' when nothing is live."""
+    target = publisher.read_pointer(sites_root(), site.slug)
+    if target is None:
+        return "offline"
+    if "/suspended-" in target:
+        return "suspended"
+    if "-preview-" in target:
+        return "preview"
+    return "public"

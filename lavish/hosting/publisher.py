@@ -1,0 +1,505 @@
+"""Publishing: a checked folder becomes an immutable numbered version on disk; the live pointer of
+a site is switched atomically to what its state shows (see layout.py for the tree).
+
+Everything here works on plain paths and values; services.py ties it to the database.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import hashlib
+import os
+import re
+import secrets
+import shutil
+import stat
+import time
+import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+from flask import current_app, render_template
+
+from lavish.hosting.layout import (
+    HTDOCS,
+    NOINDEX_MARKER,
+    NOT_FOUND_PAGE,
+    SUSPENDED_MARKER,
+    UNAVAILABLE_PAGE,
+    ensure_root,
+    live_dir,
+    live_link,
+    tmp_dir,
+    variants_dir,
+    version_dir,
+)
+
+MAX_NAME_BYTES = 255
+MAX_PATH_BYTES = 1024
+MAX_DEPTH = 16
+HTML_SUFFIXES = (".html", ".htm")
+# Old variants are kept this long after they stop being live, so a request that read the pointer
+# just before a switch still finds its files.
+VARIANT_GRACE_SECONDS = 300
+
+
+class PublishError(ValueError):
+    """A folder or archive that cannot be published; str() names the file and the reason."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_file_bytes: int
+    max_total_bytes: int
+    max_files: int
+
+    @classmethod
+    def from_config(cls) -> Limits:
+        config = current_app.config
+        return cls(
+            max_file_bytes=config.get("SITES_MAX_FILE_BYTES", 20 * 1024 * 1024),
+            max_total_bytes=config.get("SITES_MAX_TOTAL_BYTES", 200 * 1024 * 1024),
+            max_files=config.get("SITES_MAX_FILES", 2000),
+        )
+
+
+@dataclass(frozen=True)
+class Manifest:
+    files: tuple[tuple[str, int], ...]  # (relative posix path, size)
+    dirs: tuple[str, ...]
+
+    @property
+    def total_bytes(self) -> int:
+        return sum(size for _, size in self.files)
+
+
+def _mb(n: int) -> str:
+    return f"{n / (1024 * 1024):.1f} MB" if n >= 1024 * 1024 else f"{n} bytes"
+
+
+def name_problem(relpath: str) -> str | None:
+    """Why a relative path inside a site cannot be published, or None."""
+    if relpath.startswith("/") or re.match(r"^[A-Za-z]:", relpath):
+        return "absolute paths are not allowed"
+    if "\\" in relpath:
+        return "backslashes are not allowed in file names"
+    if len(relpath.encode("utf-8", "surrogateescape")) > MAX_PATH_BYTES:
+        return f"the path is longer than {MAX_PATH_BYTES} bytes"
+    parts = relpath.split("/")
+    if len(parts) > MAX_DEPTH:
+        return f"folders are nested deeper than {MAX_DEPTH} levels"
+    for part in parts:
+        if part in ("", ".", ".."):
+            return "“.”, “..” and empty names are not allowed"
+        if any(ord(c) < 32 or ord(c) == 127 for c in part):
+            return "control characters are not allowed in file names"
+        try:
+            part.encode("utf-8")
+        except UnicodeEncodeError:
+            return "file names must be valid UTF-8"
+        if len(part.encode("utf-8")) > MAX_NAME_BYTES:
+            return f"a name is longer than {MAX_NAME_BYTES} bytes"
+        if part != part.strip():
+            return "names may not start or end with spaces"
+    return None
+
+
+def check_folder(folder: Path, limits: Limits | None = None) -> Manifest:
+    """Check a folder before anything is copied; raise PublishError naming the first problem."""
+    limits = limits or Limits.from_config()
+    folder = Path(folder)
+    if folder.is_symlink():
+        raise PublishError(f"{folder}: is a symbolic link; publish the folder it points to.")
+    if not folder.is_dir():
+        raise PublishError(f"{folder}: not a folder.")
+    files: list[tuple[str, int]] = []
+    dirs: list[str] = []
+    total = 0
+    for current, dirnames, filenames in os.walk(folder, followlinks=False):
+        dirnames.sort()
+        for name in sorted(dirnames) + sorted(filenames):
+            full = os.path.join(current, name)
+            rel = os.path.relpath(full, folder).replace(os.sep, "/")
+            if problem := name_problem(rel):
+                raise PublishError(f"{rel}: {problem}.")
+            info = os.lstat(full)
+            if stat.S_ISLNK(info.st_mode):
+                raise PublishError(
+                    f"{rel}: is a symbolic link (to {os.readlink(full)}); "
+                    "symbolic links are not published, copy the file in instead."
+                )
+            if stat.S_ISDIR(info.st_mode):
+                dirs.append(rel)
+                continue
+            if not stat.S_ISREG(info.st_mode):
+                raise PublishError(f"{rel}: is not a regular file.")
+            if info.st_size > limits.max_file_bytes:
+                raise PublishError(
+                    f"{rel}: is {_mb(info.st_size)}, larger than the "
+                    f"{_mb(limits.max_file_bytes)} allowed per file."
+                )
+            total += info.st_size
+            files.append((rel, info.st_size))
+            if len(files) > limits.max_files:
+                raise PublishError(
+                    f"{rel}: the site has more than {limits.max_files} files, the most allowed."
+                )
+            if total > limits.max_total_bytes:
+                raise PublishError(
+                    f"{rel}: the site is larger than the {_mb(limits.max_total_bytes)} allowed "
+                    "in total."
+                )
+    if not os.path.isfile(os.path.join(folder, "index.html")) or os.path.islink(
+        os.path.join(folder, "index.html")
+    ):
+        raise PublishError(f"{folder}: has no index.html at its top level (the home page).")
+    return Manifest(files=tuple(files), dirs=tuple(dirs))
+
+
+def _copy_checked(src: str, dst: str, expected_size: int, limits: Limits) -> int:
+    """Copy one file refusing symlinks swapped in after the check and files that grew."""
+    fd = os.open(src, os.O_RDONLY | os.O_NOFOLLOW)
+    with os.fdopen(fd, "rb") as source, open(dst, "xb") as target:
+        if not stat.S_ISREG(os.fstat(source.fileno()).st_mode):
+            raise PublishError(f"{src}: is not a regular file.")
+        copied = 0
+        while chunk := source.read(1024 * 1024):
+            copied += len(chunk)
+            if copied > limits.max_file_bytes:
+                raise PublishError(f"{src}: grew beyond the per-file limit while copying.")
+            target.write(chunk)
+    os.chmod(dst, 0o644)
+    return copied
+
+
+@contextmanager
+def _temp_dir(root: Path) -> Iterator[Path]:
+    ensure_root(root)
+    path = tmp_dir(root) / f"{os.getpid()}-{secrets.token_hex(6)}"
+    path.mkdir()
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def _not_found_page(noindex: bool) -> bytes:
+    return render_template("hosting/not_found.html", noindex=noindex).encode()
+
+
+def store_version(root: Path, slug: str, number: int, folder: Path, manifest: Manifest) -> Path:
+    """Copy a checked folder into versions/<slug>/<number>/ (via a temp dir and one rename)."""
+    limits = Limits.from_config()
+    target = version_dir(root, slug, number)
+    with _temp_dir(root) as work:
+        staged = work / "version"
+        htdocs = staged / HTDOCS
+        htdocs.mkdir(parents=True)
+        for rel in manifest.dirs:
+            (htdocs / rel).mkdir(parents=True, exist_ok=True)
+        for rel, size in manifest.files:
+            _copy_checked(os.path.join(folder, rel), str(htdocs / rel), size, limits)
+        own_404 = htdocs / NOT_FOUND_PAGE
+        if own_404.is_file():
+            os.link(own_404, staged / NOT_FOUND_PAGE)
+        else:
+            (staged / NOT_FOUND_PAGE).write_bytes(_not_found_page(noindex=False))
+        for path in [staged, *staged.rglob("*")]:
+            if path.is_dir():
+                path.chmod(0o755)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if target.exists():
+            # Left by a publish whose transaction rolled back: nothing points at it.
+            shutil.move(str(target), str(work / "stale"))
+        os.rename(staged, target)
+    return target
+
+
+# --- zip archives (the admin upload) -------------------------------------------------------
+
+
+def extract_zip(archive: str | Path | BinaryIO, dest: Path, limits: Limits | None = None) -> Path:
+    """Check and extract a zip into `dest` (an empty folder); return the folder to publish.
+
+    Refuses absolute paths, "..", backslashes, symlinks and anything over the limits, checking
+    the real sizes while inflating (a zip's declared sizes can lie). A zip holding one top-level
+    folder with the site inside is unwrapped.
+    """
+    limits = limits or Limits.from_config()
+    dest = Path(dest)
+    try:
+        zf = zipfile.ZipFile(archive)
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise PublishError(f"The upload is not a readable zip archive ({exc}).") from exc
+    with zf:
+        members = zf.infolist()
+        file_members = [m for m in members if not m.is_dir()]
+        if len(file_members) > limits.max_files:
+            raise PublishError(
+                f"The archive has {len(file_members)} files; at most {limits.max_files} allowed."
+            )
+        total = 0
+        for member in members:
+            name = member.filename
+            mode = member.external_attr >> 16
+            if stat.S_ISLNK(mode):
+                raise PublishError(f"{name}: is a symbolic link; links are not published.")
+            if member.flag_bits & 0x1:
+                raise PublishError(f"{name}: is encrypted.")
+            rel = name.rstrip("/") if member.is_dir() else name
+            if problem := name_problem(rel):
+                raise PublishError(f"{name}: {problem}.")
+            if member.is_dir():
+                (dest / rel).mkdir(parents=True, exist_ok=True)
+                continue
+            if member.file_size > limits.max_file_bytes:
+                raise PublishError(
+                    f"{name}: is {_mb(member.file_size)}, larger than the "
+                    f"{_mb(limits.max_file_bytes)} allowed per file."
+                )
+            target = dest / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            written = 0
+            with zf.open(member) as source, open(target, "xb") as out:
+                while chunk := source.read(1024 * 1024):
+                    written += len(chunk)
+                    total += len(chunk)
+                    if written > limits.max_file_bytes:
+                        raise PublishError(
+                            f"{name}: inflates beyond the {_mb(limits.max_file_bytes)} "
+                            "allowed per file."
+                        )
+                    if total > limits.max_total_bytes:
+                        raise PublishError(
+                            f"{name}: the archive inflates beyond the "
+                            f"{_mb(limits.max_total_bytes)} allowed in total."
+                        )
+                    out.write(chunk)
+    entries = [e for e in dest.iterdir() if not e.name.startswith("__MACOSX")]
+    if not (dest / "index.html").exists() and len(entries) == 1 and entries[0].is_dir():
+        return entries[0]
+    return dest
+
+
+# --- state variants and the live pointer ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SiteState:
+    """What decides a site's served files; read from the committed database row."""
+
+    slug: str
+    status: str
+    version_number: int | None
+    business_name: str
+
+
+def _key(*parts: bytes) -> str:
+    digest = hashlib.sha256()
+    for part in parts:
+        digest.update(hashlib.sha256(part).digest())
+    return digest.hexdigest()[:12]
+
+
+def claim_url(slug: str) -> str:
+    """Where the claim bar links: the portal's offer page (absolute when sites have their own
+    host, so the link leaves the sites host)."""
+    config = current_app.config
+    base = config["PUBLIC_URL"] if config.get("SITES_HOST") else ""
+    return f"{base}/sites/{slug}"
+
+
+_HEAD_RE = re.compile(rb"<head(?:\s[^>]*)?>", re.IGNORECASE)
+_BODY_END_RE = re.compile(rb"</body\s*>", re.IGNORECASE)
+_HTML_RE = re.compile(rb"<html(?:\s[^>]*)?>", re.IGNORECASE)
+
+
+def inject_preview(html: bytes, head_snippet: bytes, bar: bytes) -> bytes:
+    """Add the noindex meta right after <head> and the claim bar before </body>."""
+    if match := _HEAD_RE.search(html):
+        html = html[: match.end()] + head_snippet + html[match.end() :]
+    elif match := _HTML_RE.search(html):
+        html = html[: match.end()] + b"<head>" + head_snippet + b"</head>" + html[match.end() :]
+    else:
+        html = head_snippet + html
+    ends = list(_BODY_END_RE.finditer(html))
+    if ends:
+        at = ends[-1].start()
+        return html[:at] + bar + html[at:]
+    return html + bar
+
+
+def _preview_snippets(state: SiteState) -> tuple[bytes, bytes]:
+    head = render_template("hosting/preview_head.html").encode()
+    bar = render_template(
+        "hosting/claim_bar.html", business_name=state.business_name, claim_url=claim_url(state.slug)
+    )
+    # Pure ASCII, so the bar reads right whatever encoding the page uses.
+    return head, bar.encode("ascii", "xmlcharrefreplace")
+
+
+def _link_or_copy(src: Path, dst: Path) -> None:
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copy2(src, dst)
+
+
+def _preview_name(state: SiteState) -> str:
+    head, bar = _preview_snippets(state)
+    return f"{state.version_number}-preview-{_key(head, bar, _not_found_page(True))}"
+
+
+def _render_preview(root: Path, state: SiteState, staged: Path) -> None:
+    source = version_dir(root, state.slug, state.version_number or 0)
+    head, bar = _preview_snippets(state)
+    htdocs = staged / HTDOCS
+    for current, _dirnames, filenames in os.walk(source / HTDOCS):
+        rel_dir = Path(current).relative_to(source / HTDOCS)
+        (htdocs / rel_dir).mkdir(parents=True, exist_ok=True)
+        for filename in filenames:
+            src = Path(current) / filename
+            dst = htdocs / rel_dir / filename
+            if filename.lower().endswith(HTML_SUFFIXES):
+                dst.write_bytes(inject_preview(src.read_bytes(), head, bar))
+                dst.chmod(0o644)
+            else:
+                _link_or_copy(src, dst)
+    own_404 = htdocs / NOT_FOUND_PAGE
+    if own_404.is_file():
+        os.link(own_404, staged / NOT_FOUND_PAGE)
+    else:
+        (staged / NOT_FOUND_PAGE).write_bytes(_not_found_page(noindex=True))
+    (staged / NOINDEX_MARKER).write_bytes(b"")
+
+
+def _unavailable_page(state: SiteState) -> bytes:
+    page = render_template("hosting/unavailable.html", business_name=state.business_name)
+    return page.encode("ascii", "xmlcharrefreplace")
+
+
+def _render_suspended(state: SiteState, staged: Path) -> None:
+    (staged / HTDOCS).mkdir(parents=True)
+    (staged / UNAVAILABLE_PAGE).write_bytes(_unavailable_page(state))
+    (staged / SUSPENDED_MARKER).write_bytes(b"")
+
+
+def _ensure_variant(root: Path, state: SiteState, name: str, render) -> Path:
+    """Render a variant into a temp dir and rename it into variants/<slug>/ unless it exists."""
+    target = variants_dir(root, state.slug) / name
+    if target.is_dir():
+        return target
+    with _temp_dir(root) as work:
+        staged = work / name
+        staged.mkdir()
+        render(staged)
+        if not target.is_dir():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            for path in [staged, *staged.rglob("*")]:
+                if path.is_dir():
+                    path.chmod(0o755)
+            try:
+                os.rename(staged, target)
+            except OSError as exc:  # another process rendered the same variant meanwhile
+                if exc.errno not in (errno.ENOTEMPTY, errno.EEXIST):
+                    raise
+        return target
+
+
+def desired_target(root: Path, state: SiteState) -> Path | None:
+    """The directory the site's pointer must show, rendered if needed; None: nothing to show."""
+    if state.status == "suspended":
+        name = f"suspended-{_key(_unavailable_page(state))}"
+        return _ensure_variant(root, state, name, lambda staged: _render_suspended(state, staged))
+    if state.version_number is None:
+        return None
+    version = version_dir(root, state.slug, state.version_number)
+    if not (version / HTDOCS).is_dir():
+        raise PublishError(f"{state.slug}: version {state.version_number} is missing on disk.")
+    if state.status == "preview":
+        return _ensure_variant(
+            root, state, _preview_name(state), lambda staged: _render_preview(root, state, staged)
+        )
+    return version
+
+
+def read_pointer(root: Path, slug: str) -> str | None:
+    try:
+        return os.readlink(live_link(root, slug))
+    except OSError:
+        return None
+
+
+def switch_pointer(root: Path, slug: str, target: Path | None) -> bool:
+    """Point live/<slug> at target/htdocs atomically (symlink under a temp name, then rename).
+    Returns whether anything changed."""
+    link = live_link(root, slug)
+    if target is None:
+        if os.path.lexists(link):
+            os.unlink(link)
+            return True
+        return False
+    relative = os.path.relpath(target / HTDOCS, live_dir(root))
+    if read_pointer(root, slug) == relative:
+        return False
+    temp = live_dir(root) / f".{slug}.{secrets.token_hex(6)}"
+    os.symlink(relative, temp)
+    os.replace(temp, link)
+    return True
+
+
+@contextmanager
+def site_lock(root: Path, slug: str) -> Iterator[None]:
+    """Serialise pointer switches of one site across processes (read DB → switch)."""
+    ensure_root(root)
+    with open(root / "locks" / f"{slug}.lock", "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def write_root_pages(root: Path) -> None:
+    """live/404.html: the plain page for slugs without a site (Nginx and Flask both use it)."""
+    ensure_root(root)
+    page = _not_found_page(noindex=False)
+    path = live_dir(root) / NOT_FOUND_PAGE
+    if not path.is_file() or path.read_bytes() != page:
+        temp = live_dir(root) / f".404.{secrets.token_hex(6)}"
+        temp.write_bytes(page)
+        temp.chmod(0o644)
+        os.replace(temp, path)
+
+
+def apply_state(root: Path, state: SiteState) -> bool:
+    """Make the disk show `state`. Idempotent; returns whether the pointer moved."""
+    write_root_pages(root)
+    before = read_pointer(root, state.slug)
+    changed = switch_pointer(root, state.slug, desired_target(root, state))
+    if changed and before and "/variants/" in f"/{before}":
+        # Start the grace period of the variant that just stopped being live.
+        left = (live_dir(root) / before).parent
+        if left.is_dir():
+            os.utime(left)
+    collect_variants(root, state.slug)
+    return changed
+
+
+def collect_variants(root: Path, slug: str, grace: float = VARIANT_GRACE_SECONDS) -> None:
+    """Delete variants that are no longer live and have not been for a while."""
+    folder = variants_dir(root, slug)
+    if not folder.is_dir():
+        return
+    current = read_pointer(root, slug) or ""
+    now = time.time()
+    for variant in folder.iterdir():
+        if variant.name in current.split("/"):
+            continue
+        # mtime is when it was rendered or stopped being live (apply_state touches it).
+        if now - variant.stat().st_mtime > grace:
+            shutil.rmtree(variant, ignore_errors=True)

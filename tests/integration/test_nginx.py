@@ -1,0 +1,246 @@
+"""A real Nginx running deploy/nginx/lavish.conf (rendered for this test's paths and ports) in
+front of the app on a real HTTP server: both must answer hosted URLs with the same status,
+bytes and key headers, and neither may ever serve a file outside a site's live version."""
+
+from __future__ import annotations
+
+import http.client
+import os
+import re
+import shutil
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+from werkzeug.serving import make_server
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/ (hosting_support)
+
+from hosting_support import make_folder, publish_new, sites_root  # noqa: E402
+
+from lavish.extensions import db  # noqa: E402
+from lavish.hosting import services  # noqa: E402
+from lavish.hosting.nginx import NGINX, free_port, render_config, running_nginx  # noqa: E402
+from lavish.models import SiteStatus  # noqa: E402
+
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.skipif(not os.path.exists(NGINX), reason="nginx is not installed"),
+]
+
+KEY_HEADERS = (
+    "content-type",
+    "content-length",
+    "etag",
+    "last-modified",
+    "cache-control",
+    "x-robots-tag",
+    "location",
+)
+SECRET = b"TOP-SECRET-OUTSIDE-THE-SITE"
+
+
+def fetch(port: int, path: str, method: str = "GET", headers: dict | None = None):
+    """Send `path` exactly as given (no client-side normalisation)."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=15)
+    try:
+        connection.putrequest(method, path, skip_accept_encoding=True)
+        for name, value in (headers or {}).items():
+            connection.putheader(name, value)
+        connection.endheaders()
+        response = connection.getresponse()
+        body = response.read()
+        return response.status, {k.lower(): v for k, v in response.getheaders()}, body
+    finally:
+        connection.close()
+
+
+@pytest.fixture
+def servers(app, tmp_path):
+    """Three sites (preview, owned with its own 404, suspended), the app on a threaded
+    werkzeug server, and Nginx with the deploy config in front of it."""
+    publish_new("joes", make_folder(tmp_path, "joes"), name="Joe's Plumbing")
+    acme = publish_new(
+        "acme",
+        make_folder(
+            tmp_path, "acme", with_404=True, extra={"docs/a/b/c/deep.pdf": b"%PDF-1.4 deep"}
+        ),
+        name="Acme",
+    )
+    services.change_status(acme, SiteStatus.OWNED)
+    gone = publish_new("gone", make_folder(tmp_path, "gone"), name="Gone & Co")
+    services.change_status(gone, SiteStatus.SUSPENDED, reason="lapsed")
+    db.session.commit()
+    (sites_root(app) / "secret.txt").write_bytes(SECRET)
+    (sites_root(app) / "versions" / "secret.txt").write_bytes(SECRET)
+
+    flask_port, nginx_port = free_port(), free_port()
+    server = make_server("127.0.0.1", flask_port, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    conf = render_config(listen=f"127.0.0.1:{nginx_port}", upstream=f"127.0.0.1:{flask_port}")
+    try:
+        with running_nginx(tmp_path / "nginx", conf, nginx_port):
+            yield flask_port, nginx_port
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+
+
+def assert_same(servers, path: str, method: str = "GET", headers: dict | None = None):
+    flask_port, nginx_port = servers
+    f_status, f_headers, f_body = fetch(flask_port, path, method, headers)
+    n_status, n_headers, n_body = fetch(nginx_port, path, method, headers)
+    assert f_status == n_status, (path, f_status, n_status)
+    for name in KEY_HEADERS:
+        if f_status in (301, 302, 412) and name in ("content-type", "content-length"):
+            continue  # bodies of redirects and 412 are the servers' own boilerplate
+        assert f_headers.get(name) == n_headers.get(name), (path, name, f_headers, n_headers)
+    if f_status not in (301, 302, 412):
+        assert f_body == n_body, path
+    return f_status, f_headers, f_body
+
+
+@pytest.mark.parametrize(
+    ("path", "status"),
+    [
+        # preview: claim bar + noindex everywhere
+        ("/joes/", 200),
+        ("/joes/about.html", 200),
+        ("/joes/team/", 200),
+        ("/joes/assets/style.css", 200),
+        ("/joes/assets/app.js", 200),
+        ("/joes/assets/img/logo.svg", 200),
+        ("/joes/missing.html", 404),
+        ("/joes/assets/", 404),
+        ("/joes/team", 301),
+        ("/joes", 301),
+        ("/joes?x=1", 301),
+        # owned: as published, its own 404 page, a deep asset
+        ("/acme/", 200),
+        ("/acme/docs/a/b/c/deep.pdf", 200),
+        ("/acme/nope", 404),
+        ("/acme/docs/a/b/c/", 404),
+        # suspended: 503 with the plain page for every path
+        ("/gone/", 503),
+        ("/gone/assets/style.css", 503),
+        ("/gone/nope", 503),
+        # no such site
+        ("/nobody-here/", 404),
+        ("/nobody-here/x.css", 404),
+    ],
+)
+def test_same_status_bytes_and_headers(servers, path, status):
+    got, headers, body = assert_same(servers, path)
+    assert got == status
+    if path.startswith("/joes/") and status in (200, 404):
+        assert headers["x-robots-tag"] == "noindex"
+    if path == "/joes/":
+        assert b"Claim this site" in body and b'href="/sites/joes"' in body
+    if path == "/acme/":
+        assert b"Claim this site" not in body and "x-robots-tag" not in headers
+    if path == "/acme/nope":
+        assert b"Joe's own 404" in body
+    if path.startswith("/gone/"):
+        assert b"temporarily unavailable" in body and headers["cache-control"] == "no-store"
+
+
+@pytest.mark.parametrize("path", ["/joes/", "/acme/", "/acme/nope", "/gone/x", "/joes/team"])
+def test_head_is_the_same(servers, path):
+    status, headers, body = assert_same(servers, path, method="HEAD")
+    assert body == b""
+
+
+def test_conditional_requests_are_the_same(servers):
+    flask_port, _ = servers
+    _, headers, _ = fetch(flask_port, "/joes/assets/style.css")
+    etag, modified = headers["etag"], headers["last-modified"]
+    cases = [
+        {"If-None-Match": etag},
+        {"If-None-Match": f"W/{etag}"},
+        {"If-None-Match": '"nope"'},
+        {"If-Modified-Since": modified},
+        {"If-Modified-Since": "Mon, 01 Jan 2001 00:00:00 GMT"},
+        {"If-None-Match": etag, "If-Modified-Since": "Mon, 01 Jan 2001 00:00:00 GMT"},
+        {"If-Match": '"nope"'},
+    ]
+    statuses = [assert_same(servers, "/joes/assets/style.css", headers=h)[0] for h in cases]
+    assert statuses == [304, 304, 200, 304, 200, 200, 412]
+    _, page, _ = fetch(flask_port, "/acme/")
+    status, headers, _ = assert_same(servers, "/acme/", headers={"If-None-Match": page["etag"]})
+    assert status == 304 and headers["last-modified"] == page["last-modified"]
+
+
+def test_state_change_is_seen_by_both_without_restart(servers, app):
+    from lavish.models import Site
+
+    site = db.session.query(Site).filter_by(slug="joes").one()
+    services.change_status(site, SiteStatus.SUSPENDED)
+    db.session.commit()
+    assert assert_same(servers, "/joes/")[0] == 503
+    services.change_status(site, SiteStatus.ACTIVE)
+    db.session.commit()
+    status, headers, body = assert_same(servers, "/joes/")
+    assert status == 200 and b"Claim this site" not in body and "x-robots-tag" not in headers
+
+
+TRICKS = [
+    "/joes/../secret.txt",
+    "/joes/../../secret.txt",
+    "/joes/%2e%2e/secret.txt",
+    "/joes/%2E%2E/%2e%2e/secret.txt",
+    "/joes/assets/..%2f..%2f..%2fsecret.txt",
+    "/joes/..%5c..%5csecret.txt",
+    "/joes/assets\\..\\..\\secret.txt",
+    "/joes/%00",
+    "/joes/index.html%00.css",
+    "/joes/%2fetc%2fpasswd",
+    "/joes/" + "a/" * 600 + "x",
+    "/joes/" + "b" * 300,
+    "/joes/./index.html",
+    "/joes/assets/../about.html",
+    "/../secret.txt",
+    "/%2e%2e/secret.txt",
+    "/acme/leak.txt",
+    "/acme/leakdir/secret.txt",
+]
+
+
+@pytest.mark.parametrize("path", TRICKS)
+def test_path_tricks_never_leave_the_live_version(servers, app, path):
+    root = sites_root(app)
+    htdocs = root / "versions/acme/1/htdocs"
+    if not (htdocs / "leak.txt").is_symlink():
+        os.symlink(root / "secret.txt", htdocs / "leak.txt")  # planted behind the publisher
+        os.symlink(root / "versions", htdocs / "leakdir")
+    flask_port, nginx_port = servers
+    for port in (flask_port, nginx_port):
+        status, _, body = fetch(port, path)
+        assert SECRET not in body, (port, path)
+        assert status in (200, 301, 308, 400, 404, 414), (port, path, status)
+        if status == 200:
+            # Nginx resolves "a/../b" inside the site itself: whatever it serves is a file of
+            # that site's live version.
+            live = (root / "live" / "joes").resolve()
+            files = {p.read_bytes() for p in live.rglob("*") if p.is_file()}
+            assert body in files, (port, path)
+    # The unambiguous ones answer identically.
+    if not any(t in path.lower() for t in ("%00", "..", "%2e", "/.", "%2f")):
+        assert_same(servers, path)
+
+
+def test_deploy_config_is_the_rendered_file(app, tmp_path):
+    """The test uses deploy/nginx/lavish.conf itself: every placeholder gets filled, both with
+    and without a separate sites host."""
+    same_host = render_config(listen="127.0.0.1:1", upstream="127.0.0.1:2")
+    assert "server_name _;" in same_host and not re.search(r"@[A-Z_]+@", same_host)
+    assert same_host.count("server {") == 1
+    split = render_config(
+        listen="80", upstream="127.0.0.1:8000", sites_host="sites.example.com",
+        server_name="lavish.example.com",
+    )  # fmt: skip
+    assert "server_name sites.example.com;" in split and "server_name lavish.example.com;" in split
+    assert split.count("server {") == 2
+    assert str(Path(app.config["SITES_ROOT"]).resolve()) in split
+    assert shutil.which("nginx") or os.path.exists(NGINX)

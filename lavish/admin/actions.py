@@ -12,34 +12,31 @@ from flask_login import current_user
 from flask_wtf import FlaskForm
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from lavish.admin import bp, forms, routes, services
+from lavish.admin import bp, forms, routes, services, uploads
 from lavish.admin.services import ActionRefused
 from lavish.extensions import db
-from lavish.hosting import zips
+from lavish.hosting.publisher import PublishError
 from lavish.htmx import see_other
 from lavish.models import Order, OutboxEmail, Site, Subscription, User, WebhookEvent
 
-SLUG_PATTERN = r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$"
+
+def upload_limits() -> dict[str, int]:
+    limits = uploads.limits()
+    return {
+        "max_upload_bytes": uploads.max_upload_bytes(),
+        "max_files": limits.max_files,
+        "max_total_bytes": limits.max_total_bytes,
+        "max_file_bytes": limits.max_file_bytes,
+    }
 
 
-def zip_limits() -> zips.ZipLimits:
-    from flask import current_app
-
-    return current_app.config.get("SITE_ZIP_LIMITS") or zips.ZipLimits()
-
-
-def _allow_upload_of(limits: zips.ZipLimits) -> None:
+def _allow_upload() -> None:
     # A little over the zip limit for the other fields; beyond it the body is not even read.
-    request.max_content_length = limits.max_upload_bytes + 256 * 1024
+    request.max_content_length = uploads.max_upload_bytes() + 64 * 1024
 
 
-def _too_large_message(limits: zips.ZipLimits) -> str:
-    return f"The upload is larger than {limits.max_upload_bytes // (1024 * 1024)} MB."
-
-
-def _uploaded_zip(form: FlaskForm, limits: zips.ZipLimits):
-    """The uploaded zip as a seekable file (ZipRejected when it is too large or empty)."""
-    return zips.read_limited(form.archive.data.stream, limits.max_upload_bytes)
+def _too_large_message() -> str:
+    return f"The upload is larger than {uploads.human_size(uploads.max_upload_bytes())}."
 
 
 def _has_file(field: Any) -> bool:
@@ -47,18 +44,9 @@ def _has_file(field: Any) -> bool:
 
 
 def _slug_problem(slug: str) -> str | None:
-    import re
+    from lavish.hosting.slugs import slug_problem
 
-    try:
-        from lavish.hosting import slugs
-    except ImportError:  # until the hosting feature's slug rules land
-        if not re.match(SLUG_PATTERN, slug):
-            return "Use lowercase letters, digits and dashes (not at either end), 1–63 long."
-        if slug in {"customer", "sites", "admin", "static", "webhooks", "subscriptions",
-                    "preview", "tls"}:  # fmt: skip
-            return f"“{slug}” is reserved for the portal."
-        return None
-    return slugs.slug_problem(slug)
+    return slug_problem(slug)
 
 
 # --- sites --------------------------------------------------------------------------------------
@@ -66,15 +54,12 @@ def _slug_problem(slug: str) -> str | None:
 
 @bp.route("/sites/new", methods=["GET", "POST"])
 def new_site():
-    limits = zip_limits()
-    _allow_upload_of(limits)
+    _allow_upload()
     try:
         form = forms.NewSiteForm()
-        too_large = False
     except RequestEntityTooLarge:
-        form, too_large = forms.NewSiteForm(formdata=None), True
-    if too_large:
-        form.archive.errors = [_too_large_message(limits)]
+        form = forms.NewSiteForm(formdata=None)
+        form.archive.errors = [_too_large_message()]
         return _render_new_site(form, 413)
     if not form.validate_on_submit():
         return _render_new_site(form, 422 if form.errors else 200)
@@ -85,9 +70,9 @@ def new_site():
     has_zip, folder_name = _has_file(form.archive), form.folder.data
     if has_zip == bool(folder_name):
         form.archive.errors.append(
-            "Upload a zip or name a folder on the server (one of them)."
-            if not has_zip
-            else "Upload a zip or name a folder, not both."
+            "Upload a zip or name a folder, not both."
+            if has_zip
+            else "Upload a zip or name a folder on the server (one of them)."
         )
         return _render_new_site(form, 422)
 
@@ -95,38 +80,27 @@ def new_site():
         name: getattr(form, name).data or ""
         for name in ("slug", "business_name", "phone", "email", "city", "category")
     }
+    source_field = form.archive if has_zip else form.folder
     try:
         with ExitStack() as stack:
             if has_zip:
-                upload = stack.enter_context(_uploaded_zip(form, limits))
-                folder = stack.enter_context(zips.unpacked_site(upload, limits))
+                folder = stack.enter_context(uploads.unpacked_zip(form.archive.data.stream))
             else:
                 folder = services.resolve_import_folder(folder_name)
             site = services.create_preview_site(
                 current_user, folder=folder, note=form.note.data or "", **details
             )
             db.session.commit()
-    except zips.ZipRejected as error:
-        db.session.rollback()
-        form.archive.errors.append(str(error))
-        return _render_new_site(form, 422)
     except ActionRefused as error:
         db.session.rollback()
-        getattr(form, error.field or "archive").errors.append(str(error))
+        (getattr(form, error.field) if error.field else source_field).errors.append(str(error))
         return _render_new_site(form, 422)
-    except _publish_errors() as error:
+    except PublishError as error:  # nothing was committed: no site, no live files
         db.session.rollback()
-        (form.archive if has_zip else form.folder).errors.append(str(error))
+        source_field.errors.append(str(error))
         return _render_new_site(form, 422)
     flash(f"The preview site /{site.slug}/ is published.", "success")
     return see_other(url_for("admin.site_detail", site_id=site.id))
-
-
-def _publish_errors() -> tuple[type[Exception], ...]:
-    """What the publisher raises for a folder it refuses (its message names the problem)."""
-    from lavish.hosting import publisher
-
-    return tuple(getattr(publisher, name) for name in ("PublishError",) if hasattr(publisher, name))
 
 
 def _render_new_site(form: forms.NewSiteForm, status: int):
@@ -135,14 +109,17 @@ def _render_new_site(form: forms.NewSiteForm, status: int):
         form=form,
         folders=services.import_folders(),
         import_root=services.import_root(),
-        limits=zip_limits(),
+        limits=upload_limits(),
     ), status
 
 
 def _render_site(site: Site, status: int, **overrides: FlaskForm):
     site_forms = forms.site_forms(site) | overrides
     return render_template(
-        "admin/site.html", **routes.site_context(site), forms=site_forms, limits=zip_limits()
+        "admin/site.html",
+        **routes.site_context(site),
+        forms=site_forms,
+        limits=upload_limits(),
     ), status
 
 
@@ -155,13 +132,12 @@ def _done(message: str, site: Site):
 @bp.post("/sites/<int:site_id>/publish")
 def publish_site(site_id: int):
     site = db.get_or_404(Site, site_id)
-    limits = zip_limits()
-    _allow_upload_of(limits)
+    _allow_upload()
     try:
         form = forms.PublishForm()
     except RequestEntityTooLarge:
         form = forms.PublishForm(formdata=None)
-        form.archive.errors = [_too_large_message(limits)]
+        form.archive.errors = [_too_large_message()]
         return _render_site(site, 413, publish=form)
     if not form.validate_on_submit():
         return _render_site(site, 422, publish=form)
@@ -169,12 +145,12 @@ def publish_site(site_id: int):
         form.archive.errors.append("Choose the zip of the new version.")
         return _render_site(site, 422, publish=form)
     try:
-        with _uploaded_zip(form, limits) as upload, zips.unpacked_site(upload, limits) as folder:
+        with uploads.unpacked_zip(form.archive.data.stream) as folder:
             version = services.publish_version(
                 current_user, site, folder=folder, note=form.note.data or ""
             )
             db.session.commit()
-    except (zips.ZipRejected, *_publish_errors()) as error:
+    except PublishError as error:  # the live version stays what it was
         db.session.rollback()
         form.archive.errors.append(str(error))
         return _render_site(site, 422, publish=form)
@@ -309,8 +285,8 @@ def reprocess_webhook(event_id: int):
     event = db.get_or_404(WebhookEvent, event_id)
     message = services.reprocess_webhook(current_user, event)
     db.session.commit()
-    if event.error:
-        flash(f"Re-processed; it failed again: {event.error[:200]}", "error")
+    if event.error or message.startswith("not re-processed"):
+        flash(f"Re-processing failed: {(event.error or message)[:300]}", "error")
     else:
         flash(f"Re-processed: {message}.", "success")
     return see_other(url_for("admin.webhook_detail", event_id=event.id))

@@ -209,11 +209,14 @@ def site_context(site: Site) -> dict[str, Any]:
 
 @bp.get("/sites/<int:site_id>")
 def site_detail(site_id: int):
-    from lavish.admin.actions import zip_limits
+    from lavish.admin.actions import upload_limits
 
     site = db.get_or_404(Site, site_id)
     return render_template(
-        "admin/site.html", **site_context(site), forms=forms.site_forms(site), limits=zip_limits()
+        "admin/site.html",
+        **site_context(site),
+        forms=forms.site_forms(site),
+        limits=upload_limits(),
     )
 
 

@@ -72,16 +72,16 @@ def resolve_import_folder(name: str) -> Path:
 
 
 def create_preview_site(actor: User, *, folder: Path, note: str = "", **details: str) -> Site:
-    """A new site in `preview` with its first version published from `folder`."""
-    from lavish.hosting import publisher
+    """A new site in `preview` with its first version published from `folder` (the hosting
+    service checks the slug and the folder; PublishError names a refused file)."""
+    from lavish.hosting import services as hosting
+    from lavish.hosting.slugs import SlugError
 
-    slug = details["slug"]
-    if db.session.scalar(sa.select(Site.id).where(Site.slug == slug)) is not None:
-        raise ActionRefused(f"“{slug}” is already taken.", field="slug")
-    site = Site(status=SiteStatus.PREVIEW, **details)
-    db.session.add(site)
-    db.session.flush()
-    version = publisher.publish(site, folder, actor=actor, note=note or "First version")
+    try:
+        site = hosting.create_site(details.pop("slug"), details.pop("business_name"), **details)
+    except SlugError as error:
+        raise ActionRefused(str(error), field="slug") from error
+    version = hosting.publish(site, folder, actor=actor, note=note or "First version")
     audit.record(
         actor,
         "site.create",
@@ -93,17 +93,18 @@ def create_preview_site(actor: User, *, folder: Path, note: str = "", **details:
 
 
 def publish_version(actor: User, site: Site, *, folder: Path, note: str = "") -> SiteVersion:
-    from lavish.hosting import publisher
+    from lavish.hosting import services as hosting
 
     before = {"live_version": site.live_version.number if site.live_version else None}
-    version = publisher.publish(site, folder, actor=actor, note=note)
+    version = hosting.publish(site, folder, actor=actor, note=note)
     audit.record(actor, "site.publish", site, before=before, after={"live_version": version.number})
     db.session.flush()
     return version
 
 
 def rollback_site(actor: User, site: Site, *, number: int) -> SiteVersion:
-    from lavish.hosting import publisher
+    from lavish.hosting import services as hosting
+    from lavish.hosting.publisher import PublishError
 
     version = db.session.scalar(
         sa.select(SiteVersion).where(SiteVersion.site_id == site.id, SiteVersion.number == number)
@@ -113,7 +114,10 @@ def rollback_site(actor: User, site: Site, *, number: int) -> SiteVersion:
     if site.live_version_id == version.id:
         raise ActionRefused(f"Version {number} is already live.", field="version")
     before = {"live_version": site.live_version.number if site.live_version else None}
-    publisher.rollback(site, version)
+    try:
+        hosting.rollback(site, version)
+    except PublishError as error:
+        raise ActionRefused(str(error), field="version") from error
     audit.record(actor, "site.rollback", site, before=before, after={"live_version": number})
     db.session.flush()
     return version
@@ -233,19 +237,25 @@ def refund_order(actor: User, order: Order, *, reason: str) -> str:
 
 
 def reprocess_webhook(actor: User, event: WebhookEvent) -> str:
-    """Billing runs the stored delivery again (idempotent) and commits its outcome itself;
-    the audit entry, with the outcome before and after, goes with that commit."""
+    """Billing runs the stored delivery through its handlers again (idempotent) and commits
+    the outcome itself (rolling back what failed); the audit entry, with the outcome before
+    and after, is added afterwards for the caller's commit."""
     from lavish.billing import webhooks
 
-    entry = audit.record(
+    before = {"result": event.result, "error": event.error[:500]}
+    try:
+        message = webhooks.reprocess(event.id)
+    except ValueError as error:  # the stored body is not JSON: there is nothing to run
+        db.session.rollback()
+        message = f"not re-processed: the stored payload is not JSON ({error})"
+    db.session.refresh(event)
+    audit.record(
         actor,
         "webhook.reprocess",
         event,
-        before={"result": event.result, "error": event.error[:500]},
+        before=before,
+        after={"result": event.result, "error": event.error[:500], "message": message},
     )
-    message = webhooks.reprocess(event.id)
-    db.session.refresh(event)
-    entry.after = {"result": event.result, "error": event.error[:500], "message": message}
     db.session.flush()
     return message
 

@@ -56,6 +56,9 @@ CASES: list[tuple[str, str, int, bool]] = [
     ("emails ?q=customer42@", "/admin/emails?q=customer42@", S, True),
     ("emails ?status=failed", "/admin/emails?status=failed", S, True),
     ("audit ?q=refund", "/admin/audit?q=refund", S, True),
+    ("site page", "/admin/sites/20", P, False),
+    ("customer page", "/admin/customers/22", P, False),
+    ("webhook page", "/admin/webhooks/500000", P, False),
 ]  # fmt: skip
 
 

@@ -197,8 +197,11 @@ def _newest_first(statement: sa.Select, column: Any, limit: int = 100) -> list[A
 
 
 def site_context(site: Site) -> dict[str, Any]:
+    from lavish.accounts.services import live_url
+
     return {
         "site": site,
+        "live_url": live_url(site),
         "orders": _newest_first(sa.select(Order).where(Order.site_id == site.id), Order.id),
         "subscriptions": _newest_first(
             sa.select(Subscription).where(Subscription.site_id == site.id), Subscription.id

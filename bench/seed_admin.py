@@ -216,15 +216,22 @@ def migrate(url: str) -> None:
         db.engine.dispose()
 
 
+STAFF_EMAIL, STAFF_PASSWORD = "staff@example.com", "bench staff password"
+
+
 def seed(url: str) -> None:
+    from lavish.accounts.passwords import hash_password
+
     engine = sa.create_engine(url)
     with engine.begin() as conn:
+        # The staff account (id 1) can also sign in, to look at the console on this data.
         conn.execute(
             sa.text(
-                "INSERT INTO users (email, name, phone, role, session_token, created_at,"
-                " updated_at) VALUES ('staff@example.com', 'Bench Staff', '', 'admin',"
-                " 'bench', now(), now())"
-            )
+                "INSERT INTO users (email, name, phone, role, password_hash, email_verified_at,"
+                " session_token, created_at, updated_at) VALUES (:email, 'Bench Staff', '',"
+                " 'admin', :hash, now(), 'bench', now(), now())"
+            ),
+            {"email": STAFF_EMAIL, "hash": hash_password(STAFF_PASSWORD)},
         )
         for name, statement in SEED:
             started = time.perf_counter()
@@ -247,7 +254,10 @@ def main() -> None:
     recreate_database(url)
     migrate(rendered)
     seed(rendered)
-    print(f"done in {time.perf_counter() - started:.1f} s")
+    print(
+        f"done in {time.perf_counter() - started:.1f} s; "
+        f"staff login: {STAFF_EMAIL} / {STAFF_PASSWORD}"
+    )
 
 
 if __name__ == "__main__":

@@ -84,11 +84,11 @@ def new_site():
     try:
         with ExitStack() as stack:
             if has_zip:
-                folder = stack.enter_context(uploads.unpacked_zip(form.archive.data.stream))
+                source = stack.enter_context(uploads.uploaded_zip(form.archive.data.stream))
             else:
-                folder = services.resolve_import_folder(folder_name)
+                source = services.resolve_import_folder(folder_name)
             site = services.create_preview_site(
-                current_user, folder=folder, note=form.note.data or "", **details
+                current_user, source=source, note=form.note.data or "", **details
             )
             db.session.commit()
     except ActionRefused as error:
@@ -145,9 +145,9 @@ def publish_site(site_id: int):
         form.archive.errors.append("Choose the zip of the new version.")
         return _render_site(site, 422, publish=form)
     try:
-        with uploads.unpacked_zip(form.archive.data.stream) as folder:
+        with uploads.uploaded_zip(form.archive.data.stream) as archive:
             version = services.publish_version(
-                current_user, site, folder=folder, note=form.note.data or ""
+                current_user, site, archive=archive, note=form.note.data or ""
             )
             db.session.commit()
     except PublishError as error:  # the live version stays what it was

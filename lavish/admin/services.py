@@ -7,7 +7,7 @@ functions call those services, they don't redo them.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import sqlalchemy as sa
 from flask import current_app
@@ -71,9 +71,12 @@ def resolve_import_folder(name: str) -> Path:
     return candidate
 
 
-def create_preview_site(actor: User, *, folder: Path, note: str = "", **details: str) -> Site:
-    """A new site in `preview` with its first version published from `folder` (the hosting
-    service checks the slug and the folder; PublishError names a refused file)."""
+def create_preview_site(
+    actor: User, *, source: Path | BinaryIO, note: str = "", **details: str
+) -> Site:
+    """A new site in `preview` with its first version published from `source`, a folder on
+    the server or an uploaded zip (the hosting service checks the slug and the files;
+    PublishError names a refused file)."""
     from lavish.hosting import services as hosting
     from lavish.hosting.slugs import SlugError
 
@@ -81,7 +84,7 @@ def create_preview_site(actor: User, *, folder: Path, note: str = "", **details:
         site = hosting.create_site(details.pop("slug"), details.pop("business_name"), **details)
     except SlugError as error:
         raise ActionRefused(str(error), field="slug") from error
-    version = hosting.publish(site, folder, actor=actor, note=note or "First version")
+    version = _publish(site, source, actor=actor, note=note or "First version")
     audit.record(
         actor,
         "site.create",
@@ -92,11 +95,17 @@ def create_preview_site(actor: User, *, folder: Path, note: str = "", **details:
     return site
 
 
-def publish_version(actor: User, site: Site, *, folder: Path, note: str = "") -> SiteVersion:
+def _publish(site: Site, source: Path | BinaryIO, *, actor: User, note: str) -> SiteVersion:
     from lavish.hosting import services as hosting
 
+    if isinstance(source, Path):
+        return hosting.publish(site, source, actor=actor, note=note)
+    return hosting.publish_zip(site, source, actor=actor, note=note)
+
+
+def publish_version(actor: User, site: Site, *, archive: BinaryIO, note: str = "") -> SiteVersion:
     before = {"live_version": site.live_version.number if site.live_version else None}
-    version = hosting.publish(site, folder, actor=actor, note=note)
+    version = _publish(site, archive, actor=actor, note=note)
     audit.record(actor, "site.publish", site, before=before, after={"live_version": version.number})
     db.session.flush()
     return version

@@ -1,21 +1,22 @@
-"""A site uploaded as a zip in the console: the size of what was sent, then the hosting
-publisher's checked extraction (lavish.hosting.publisher.extract_zip: paths, links, limits,
-real sizes while inflating) into a temporary folder that is always removed afterwards."""
+"""A site uploaded as a zip in the console. The hosting service does the work
+(lavish.hosting.services.publish_zip: checked extraction — paths, links, limits, real sizes while
+inflating — then publish); this module refuses an upload that is too large before it is read,
+and words what the publisher says for the person who uploaded it."""
 
 from __future__ import annotations
 
-import shutil
+import re
 import tempfile
 import zipfile
 import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import BinaryIO
 
 from flask import current_app
 
-from lavish.hosting.publisher import Limits, PublishError, extract_zip
+from lavish.hosting.layout import sites_root
+from lavish.hosting.publisher import Limits, PublishError
 
 CHUNK = 64 * 1024
 DEFAULT_MAX_UPLOAD_BYTES = 50 * 1024 * 1024
@@ -55,26 +56,23 @@ def read_limited(stream: BinaryIO, limit: int) -> BinaryIO:
 
 
 @contextmanager
-def unpacked_zip(stream: BinaryIO) -> Iterator[Path]:
-    """The uploaded zip checked and unpacked into a temporary folder (yielded: the folder to
-    publish). Raises PublishError naming the problem; nothing is left behind either way."""
+def uploaded_zip(stream: BinaryIO) -> Iterator[BinaryIO]:
+    """The upload as a seekable file for publish_zip(); every refusal comes out as a
+    PublishError whose message names the problem (and no temporary path)."""
     upload = read_limited(stream, max_upload_bytes())
-    folder = Path(tempfile.mkdtemp(prefix="lavish-upload-"))
     try:
-        try:
-            site = extract_zip(upload, folder)
-        except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError) as error:
-            # Damaged data found while inflating (the directory looked fine).
-            raise PublishError(f"The zip is damaged: {error}.") from error
-        try:
-            yield site
-        except PublishError as error:  # the publisher's check of the unpacked folder
-            raise PublishError(_readable(str(error), folder)) from error
+        yield upload
+    except PublishError as error:
+        raise PublishError(_readable(str(error))) from error
+    except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError) as error:
+        # Damaged data found while inflating (the zip's directory looked fine).
+        raise PublishError(f"The zip is damaged: {error}.") from error
     finally:
         upload.close()
-        shutil.rmtree(folder, ignore_errors=True)
 
 
-def _readable(message: str, folder: Path) -> str:
-    """Messages about the temporary folder speak of the zip instead."""
-    return message.replace(f"{folder}/", "").replace(str(folder), "The zip")
+def _readable(message: str) -> str:
+    """The publisher speaks of the temporary folder it unpacked into; speak of the zip."""
+    folder = re.escape(str(sites_root() / "tmp")) + r"/[^/:\s]+"
+    message = re.sub(folder + r"(?=:)", "The zip", message)
+    return re.sub(folder + "/", "", message)

@@ -80,11 +80,21 @@ def _choice(name: str, allowed: set[str]) -> str | None:
     return value if value in allowed else None
 
 
+def _wants_rows() -> bool:
+    return is_fragment_request() and htmx.target == "rows"
+
+
 def _render_list(template: str, **context: Any):
     """The whole page, or only the table rows when the active search asks for them."""
-    if is_fragment_request() and htmx.target == "rows":
+    if _wants_rows():
         return render_block(template, "rows", **context)
     return render_template(template, **context)
+
+
+def _status_counts(column: Any) -> dict[str, int]:
+    """Counts for the status filter; the rows alone (typing in the search box) don't show
+    them, so they are not counted then."""
+    return {} if _wants_rows() else queries.status_counts(column)
 
 
 def _values(enum: Any) -> set[str]:
@@ -101,7 +111,7 @@ def sites():
         page=page,
         q=q,
         status=status,
-        counts=queries.status_counts(Site.status),
+        counts=_status_counts(Site.status),
         statuses=list(SiteStatus),
     )
 
@@ -123,7 +133,7 @@ def orders():
         page=page,
         q=q,
         status=status,
-        counts=queries.status_counts(Order.status),
+        counts=_status_counts(Order.status),
         statuses=list(OrderStatus),
     )
 
@@ -138,7 +148,7 @@ def subscriptions():
         page=page,
         q=q,
         status=status,
-        counts=queries.status_counts(Subscription.status),
+        counts=_status_counts(Subscription.status),
         statuses=list(SubscriptionStatus),
     )
 
@@ -171,7 +181,7 @@ def emails():
         page=page,
         q=q,
         status=status,
-        counts=queries.status_counts(OutboxEmail.status),
+        counts=_status_counts(OutboxEmail.status),
         statuses=list(EmailStatus),
     )
 

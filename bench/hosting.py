@@ -58,7 +58,30 @@ def serve(slug, path):
 '''
 
 
-def wrk(url: str) -> float:
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) used so far by a process and all its descendants still alive
+    (Nginx and gunicorn workers live as long as the run)."""
+    total = 0.0
+    stack = [pid]
+    while stack:
+        current = stack.pop()
+        try:
+            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+            for task in Path(f"/proc/{current}/task").iterdir():
+                stack.extend(int(c) for c in (task / "children").read_text().split())
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+    return total
+
+
+def wrk(url: str, server_pid: int) -> tuple[float, float]:
+    """(requests per second, server CPU µs per request). The CPU figure is what the server
+    spent per request whatever else the machine was doing: steadier than req/s when shared."""
+    cpu_before = tree_cpu_seconds(server_pid)
     result = subprocess.run(
         [WRK, "-t1", f"-c{CONNECTIONS}", f"-d{SECONDS}s", url],
         capture_output=True,
@@ -70,7 +93,9 @@ def wrk(url: str) -> float:
         raise RuntimeError(f"wrk said:\n{result.stdout}\n{result.stderr}")
     if "Non-2xx" in result.stdout:
         raise RuntimeError(f"{url} answered errors under load:\n{result.stdout}")
-    return float(match.group(1))
+    cpu = tree_cpu_seconds(server_pid) - cpu_before
+    requests = int(re.search(r"(\d+) requests in", result.stdout).group(1))
+    return float(match.group(1)), cpu / max(requests, 1) * 1e6
 
 
 def gunicorn(app_spec: str, port: int, env: dict, cwd: Path) -> subprocess.Popen:
@@ -175,6 +200,7 @@ def main() -> int:
         gunicorn("minimal_app:app", ports["minimal"], {"BENCH_STATIC_ROOT": str(live)}, work),
     ]
     results: dict[str, list[float]] = {name: [] for name in ports}
+    cpu: dict[str, list[float]] = {name: [] for name in ports}
     try:
         for name in ("flask", "minimal"):
             wait_for_port(ports[name], timeout=30)
@@ -196,20 +222,31 @@ def main() -> int:
         )
         nginx_workers = {"workers": NGINX_WORKERS}
         with (
-            running_nginx(work / "deploy", deploy_conf, ports["deploy"], **nginx_workers),
-            running_nginx(work / "bare", bare_conf, ports["bare"], **nginx_workers),
-            running_nginx(work / "cached", cached_conf, ports["bare_cached"], **nginx_workers),
+            running_nginx(work / "deploy", deploy_conf, ports["deploy"], **nginx_workers) as n1,
+            running_nginx(work / "bare", bare_conf, ports["bare"], **nginx_workers) as n2,
+            running_nginx(
+                work / "cached", cached_conf, ports["bare_cached"], **nginx_workers
+            ) as n3,
         ):
+            pids = {
+                "deploy": n1.pid,
+                "bare": n2.pid,
+                "bare_cached": n3.pid,
+                "flask": processes[0].pid,
+                "minimal": processes[1].pid,
+            }
             same_bytes(*urls.values())
             for url in urls.values():  # warm up
                 subprocess.run([WRK, "-t1", "-c4", "-d1s", url], capture_output=True)
             for round_number in range(1, ROUNDS + 1):
                 for pair in (("deploy", "bare", "bare_cached"), ("flask", "minimal")):
                     for name in pair:
-                        results[name].append(wrk(urls[name]))
+                        rate, cpu_us = wrk(urls[name], pids[name])
+                        results[name].append(rate)
+                        cpu[name].append(cpu_us)
                 print(
                     f"round {round_number}/{ROUNDS}: "
-                    + ", ".join(f"{n} {results[n][-1]:,.0f}" for n in results),
+                    + ", ".join(f"{n} {results[n][-1]:,.0f}/s {cpu[n][-1]:.0f}µs" for n in results),
                     flush=True,
                 )
     finally:
@@ -218,19 +255,29 @@ def main() -> int:
         shutil.rmtree(work, ignore_errors=True)
 
     best = {name: max(values) for name, values in results.items()}
+    # CPU per request: the median round (robust to a round disturbed by other processes).
+    cpu_us = {name: sorted(values)[len(values) // 2] for name, values in cpu.items()}
+    cpu_a = cpu_us["bare"] / cpu_us["deploy"]
+    cpu_b = cpu_us["minimal"] / cpu_us["flask"]
     ratio_a = best["deploy"] / best["bare"]
     ratio_b = best["flask"] / best["minimal"]
     print()
     print(f"GET /{SLUG}/ (demo home page, preview state), wrk -t1 -c{CONNECTIONS} -d{SECONDS}s,")
     print(f"best of {ROUNDS} interleaved rounds, nproc={os.cpu_count()}, {time.strftime('%F %T')}")
-    print(f"  (a) Nginx, deploy/nginx/lavish.conf     {best['deploy']:>10,.0f} req/s")
-    print(f"      Nginx, bare root serving the file   {best['bare']:>10,.0f} req/s")
-    print(f"      ratio {ratio_a:.3f}  (target >= 0.95) {'OK' if ratio_a >= 0.95 else 'BELOW'}")
+    print(f"  (a) Nginx, deploy/nginx/lavish.conf     {best['deploy']:>10,.0f} req/s"
+          f"   {cpu_us['deploy']:6.1f} µs CPU/request")  # fmt: skip
+    print(f"      Nginx, bare root serving the file   {best['bare']:>10,.0f} req/s"
+          f"   {cpu_us['bare']:6.1f} µs CPU/request")  # fmt: skip
+    print(f"      ratio {ratio_a:.3f}  (target >= 0.95) {'OK' if ratio_a >= 0.95 else 'BELOW'}"
+          f"   by CPU per request {cpu_a:.3f}")  # fmt: skip
     print(f"      (info) bare + the same open_file_cache {best['bare_cached']:>8,.0f} req/s, "
           f"deploy/that {best['deploy'] / best['bare_cached']:.3f}")  # fmt: skip
-    print(f"  (b) Flask fallback, gunicorn -w{WORKERS} sync    {best['flask']:>10,.0f} req/s")
-    print(f"      minimal send_from_directory app     {best['minimal']:>10,.0f} req/s")
-    print(f"      ratio {ratio_b:.3f}  (target >= 0.90) {'OK' if ratio_b >= 0.90 else 'BELOW'}")
+    print(f"  (b) Flask fallback, gunicorn -w{WORKERS} sync    {best['flask']:>10,.0f} req/s"
+          f"   {cpu_us['flask']:6.1f} µs CPU/request")  # fmt: skip
+    print(f"      minimal send_from_directory app     {best['minimal']:>10,.0f} req/s"
+          f"   {cpu_us['minimal']:6.1f} µs CPU/request")  # fmt: skip
+    print(f"      ratio {ratio_b:.3f}  (target >= 0.90) {'OK' if ratio_b >= 0.90 else 'BELOW'}"
+          f"   by CPU per request {cpu_b:.3f}")  # fmt: skip
     print(
         f"      (info) in-process per request: fallback {lavish_us:.0f} µs, minimal "
         f"{minimal_us:.0f} µs, throughput ratio {minimal_us / lavish_us:.2f}"
@@ -245,6 +292,7 @@ def main() -> int:
                 "ratio_a": ratio_a,
                 "ratio_b": ratio_b,
                 "in_process_us": {"fallback": lavish_us, "minimal": minimal_us},
+                "cpu_us_per_request": cpu_us,
             }
         )
     )

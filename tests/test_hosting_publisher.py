@@ -411,3 +411,20 @@ def test_concurrent_publish_of_the_same_number_is_refused_cleanly(app, tmp_path)
     assert not (sites_root(app) / "versions/joes/2").exists()
     db.session.rollback()
     assert pointer(app, "joes").startswith("../variants/joes/1-preview-")
+
+
+def test_disk_failure_after_commit_keeps_the_commit_and_heals_later(app, tmp_path, monkeypatch):
+    site = publish_new("joes", make_folder(tmp_path))
+    before = pointer(app, "joes")
+
+    def broken(root, state):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(publisher, "apply_state", broken)
+    services.change_status(site, SiteStatus.ACTIVE)
+    db.session.commit()  # does not raise: the database change stands
+    assert db.session.get(Site, site.id).status == SiteStatus.ACTIVE
+    assert pointer(app, "joes") == before
+    monkeypatch.undo()
+    assert services.reconcile()["switched"] == 1  # the sweep's self-heal
+    assert pointer(app, "joes") == "../versions/joes/1/htdocs"

@@ -57,6 +57,13 @@ def render_config(
         "CHARSET_TYPES": " ".join(t for t in CHARSET_TYPES if t != "text/html"),
         "SLUG": SLUG_PATTERN,
         "RESERVED": "|".join(re.escape(word) for word in sorted(RESERVED_SLUGS)),
+        "RESERVED_LOCATIONS": "\n".join(
+            # "= /word" too: else Nginx answers /word itself with a 301 to /word/.
+            f"    location ^~ /{word}/ {{ proxy_pass http://lavish_app; }}\n"
+            f"    location = /{word} {{ proxy_pass http://lavish_app; }}"
+            for word in sorted(RESERVED_SLUGS)
+            if word != "static"  # served from disk below
+        ),
     }
     for name, value in values.items():
         text = text.replace(f"@{name}@", value)

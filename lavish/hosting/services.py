@@ -212,9 +212,13 @@ def _after_commit(session: Session) -> None:
     if session.in_nested_transaction():  # a SAVEPOINT released: wait for the real commit
         return
     pending = session.info.pop(_PENDING_SYNC, None)
-    if pending:
+    if not pending:
+        return
+    try:
         # A separate connection: this session can no longer emit SQL here. It sees the commit.
         _apply(sites_root(), _session_factory, sorted(pending))
+    except Exception:  # the commit stands; the sync_hosted_sites sweep heals the disk later
+        log.exception("could not bring sites %s on disk in line after commit", sorted(pending))
 
 
 @event.listens_for(FlaskSession, "after_soft_rollback")

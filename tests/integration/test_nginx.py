@@ -255,3 +255,21 @@ def test_deploy_config_is_the_rendered_file(app, tmp_path):
     assert split.count("server {") == 2
     assert str(Path(app.config["SITES_ROOT"]).resolve()) in split
     assert shutil.which("nginx") or os.path.exists(NGINX)
+
+
+@pytest.mark.parametrize(
+    ("path", "status"),
+    [("/customer/login", 200), ("/customer/logout", 405), ("/healthz", 200), ("/admin", 308),
+     ("/sites/joes", None), ("/static/app.css", 200)],
+)  # fmt: skip
+def test_portal_paths_reach_the_app(servers, path, status):
+    """Reserved words are never looked up on disk: Nginx hands them to the app (or, for
+    /static/, serves the app's own static files)."""
+    flask_port, nginx_port = servers
+    direct = fetch(flask_port, path)
+    proxied = fetch(nginx_port, path)
+    assert proxied[0] == direct[0], (direct[1], proxied[1])
+    if status is not None:
+        assert proxied[0] == status, (direct[1], proxied[1])
+    if path == "/static/app.css":
+        assert proxied[2] == direct[2]

@@ -54,6 +54,7 @@ test: install system-deps services lint
 
 bench: install system-deps services
 	$(BIN)/python -m bench.hosting
+	$(BIN)/python -m bench.portal
 
 clean:
 	rm -rf $(VENV) instance/lavish.db

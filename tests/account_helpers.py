@@ -7,6 +7,9 @@ import re
 from urllib.parse import urlsplit
 
 STRONG_PASSWORD = "plum-orchard-sunrise-42"
+# make_user()'s default password (tests/conftest.py; test modules cannot import conftest: there
+# are two of them).
+TEST_PASSWORD = "correct horse battery staple"
 
 
 def link_in(message, path_prefix: str) -> str:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 import sqlalchemy as sa
-from account_helpers import errors_in, flashes_in
-from conftest import TEST_PASSWORD
+from account_helpers import TEST_PASSWORD, errors_in, flashes_in
 
 from lavish import create_app
 from lavish.extensions import db
@@ -29,6 +30,11 @@ def test_login_with_mixed_case_email_signs_in_and_goes_to_the_dashboard(client, 
     assert response.headers["Location"] == "/customer/my-site"
     page = client.get("/customer/my-site").get_data(as_text=True)
     assert "Welcome back, Olivia." in flashes_in(page)
+
+
+def test_unicode_email_signs_in_whatever_the_case(client, make_user):
+    make_user("josé.núñez@exämple.com")
+    assert sign_in(client, email=" JOSÉ.Núñez@EXÄMPLE.com").status_code == 303
 
 
 def test_admins_land_on_the_console(client, admin):
@@ -437,3 +443,41 @@ def test_posts_with_the_csrf_token_work_as_a_field_or_an_htmx_header(csrf_client
         data={"email": "owner@example.com", "password": TEST_PASSWORD, "csrf_token": token},
     )
     assert response.status_code == 303
+
+
+def test_passwords_never_reach_the_logs(app, client, make_user, caplog):
+    secret = "never-log-this-passphrase-1"
+    app.config["MAIL_SERVER"] = None  # mails are written to the log too
+    with caplog.at_level(logging.DEBUG):
+        client.post(
+            "/customer/register",
+            data={
+                "name": "L",
+                "email": "l@example.com",
+                "password": secret,
+                "password_confirm": secret,
+            },
+        )
+        client.post("/customer/logout")
+        client.post("/customer/login", data={"email": "l@example.com", "password": secret + "x"})
+        client.post("/customer/login", data={"email": "l@example.com", "password": secret})
+        client.post("/customer/validate/register/password", data={"password": secret})
+    assert "Welcome to Lavish" in caplog.text  # the welcome mail went to the log
+    assert secret not in caplog.text
+
+
+def test_an_account_on_a_special_use_domain_can_still_sign_in(client, make_user):
+    # Registration refuses such addresses; accounts made another way must not be locked out.
+    make_user("boss@intranet.local")
+    assert sign_in(client, email="boss@intranet.local").status_code == 303
+    client.post("/customer/logout")
+    response = client.post(
+        "/customer/register",
+        data={
+            "name": "B",
+            "email": "new@intranet.local",
+            "password": "plum-orchard-sunrise-42",
+            "password_confirm": "plum-orchard-sunrise-42",
+        },
+    )
+    assert response.status_code == 422

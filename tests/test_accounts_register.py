@@ -6,7 +6,13 @@ import html
 
 import pytest
 import sqlalchemy as sa
-from account_helpers import STRONG_PASSWORD, errors_in, flashes_in, link_in, register_data
+from account_helpers import (
+    STRONG_PASSWORD,
+    errors_in,
+    flashes_in,
+    link_in,
+    register_data,
+)
 
 from lavish.accounts.passwords import verify_password
 from lavish.extensions import db
@@ -250,3 +256,14 @@ def test_a_second_registration_of_the_same_address_in_a_race_gets_the_message(ap
         services.register_customer(name="B", email="RACE@example.com", password=STRONG_PASSWORD)
     db.session.rollback()
     assert db.session.scalar(sa.select(sa.func.count(OutboxEmail.id))) == 1
+
+
+def test_too_many_inline_checks_leave_the_field_alone(app, client):
+    from lavish.accounts.routes import INLINE_CHECKS_PER_IP
+
+    app.config["RATELIMIT_ENABLED"] = True
+    for _ in range(INLINE_CHECKS_PER_IP.count):
+        assert client.post("/customer/validate/register/name", data={"name": ""}).status_code == 200
+    response = client.post("/customer/validate/register/name", data={"name": ""})
+    assert response.status_code == 204  # htmx swaps nothing; the submit still checks
+    assert client.post("/customer/register", data=register_data(name="")).status_code == 422

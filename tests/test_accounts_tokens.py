@@ -10,8 +10,7 @@ import time
 import pytest
 import sqlalchemy as sa
 import time_machine
-from account_helpers import STRONG_PASSWORD, errors_in, flashes_in, link_in
-from conftest import TEST_PASSWORD
+from account_helpers import STRONG_PASSWORD, TEST_PASSWORD, errors_in, flashes_in, link_in
 
 from lavish.accounts import services
 from lavish.accounts.passwords import verify_password
@@ -218,7 +217,8 @@ def test_forgot_password_takes_about_the_same_time_either_way(app, make_user, re
         timed("owner@example.com"), timed("nobody@example.com")
     known = statistics.median(timed("owner@example.com") for _ in range(15))
     unknown = statistics.median(timed("nobody@example.com") for _ in range(15))
-    assert abs(known - unknown) < 0.025, (known, unknown)
+    # Generous bound for a shared CI machine; an SMTP send or a hash would be far above it.
+    assert abs(known - unknown) < 0.04, (known, unknown)
 
 
 def test_forgot_password_form_errors(client):

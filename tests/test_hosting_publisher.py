@@ -364,3 +364,50 @@ def test_extract_zip_counts_real_inflated_bytes(app, tmp_path):
 def test_extract_zip_refuses_garbage(app, tmp_path):
     with pytest.raises(PublishError, match="not a readable zip"):
         publisher.extract_zip(io.BytesIO(b"not a zip"), tmp_path)
+
+
+def test_publish_zip_service(app, tmp_path):
+    site = services.create_site("zipped", "Zipped")
+    version = services.publish_zip(
+        site, _zip({"index.html": b"<html><body>z</body></html>", "css/a.css": b"a{}"}), note="up"
+    )
+    db.session.commit()
+    assert version.number == 1 and version.file_count == 2
+    assert (sites_root(app) / "versions/zipped/1/htdocs/css/a.css").read_bytes() == b"a{}"
+    assert tree(sites_root(app) / "tmp") == []
+
+
+def test_publish_zip_refusal_changes_nothing(app, tmp_path):
+    site = services.create_site("zipped", "Zipped")
+    with pytest.raises(PublishError, match="link: is a symbolic link"):
+        services.publish_zip(site, _zip({"index.html": b"x"}, {"link": "/etc/passwd"}))
+    db.session.rollback()
+    assert tree(sites_root(app) / "versions") == [] and tree(sites_root(app) / "tmp") == []
+
+
+def test_concurrent_publish_of_the_same_number_is_refused_cleanly(app, tmp_path):
+    """Two publishes that computed the same number: the unique (site, number) row decides, and
+    the loser writes no files."""
+    site = publish_new("joes", make_folder(tmp_path, "v1"))
+    # Simulate the other transaction having committed version 2 after we computed our number.
+    other = SiteVersion(site_id=site.id, number=2, note="other")
+    db.session.add(other)
+    db.session.commit()
+    real_scalar = db.session.scalar
+    calls = {"n": 0}
+
+    def stale_max(statement, *args, **kwargs):
+        if "max(site_versions.number)" in str(statement).lower() and calls["n"] == 0:
+            calls["n"] += 1
+            return 1
+        return real_scalar(statement, *args, **kwargs)
+
+    db.session.scalar = stale_max
+    try:
+        with pytest.raises(PublishError, match="another version was published"):
+            services.publish(site, make_folder(tmp_path, "v2"))
+    finally:
+        del db.session.scalar
+    assert not (sites_root(app) / "versions/joes/2").exists()
+    db.session.rollback()
+    assert pointer(app, "joes").startswith("../variants/joes/1-preview-")

@@ -246,3 +246,9 @@ def test_sites_host_serves_sites_only_there(app, client, active_site):
     assert portal.status_code == 301
     assert portal.headers["Location"] == "https://lavish.example.com/customer/login"
     assert client.get("/customer/login", base_url="http://lavish.example.com").status_code == 200
+
+
+def test_hosted_routes_never_swallow_portal_answers(client, active_site):
+    # a POST-only portal route keeps its 405 (the hosted GET route does not match "customer")
+    assert client.get("/customer/logout").status_code == 405
+    assert client.get("/admin").status_code in (301, 302, 308)

@@ -61,7 +61,9 @@ class RegisterForm(FlaskForm):
 
 class LoginForm(FlaskForm):
     email = EmailField(
-        "Email", filters=[_strip], validators=[Check(lambda f, v: rules.email_problem(v))]
+        "Email",
+        filters=[_strip],
+        validators=[Check(lambda f, v: rules.email_problem(v, strict=False))],
     )
     password = PasswordField(
         "Password",
@@ -74,7 +76,9 @@ class EmailOnlyForm(FlaskForm):
     """Forgot password: just an address."""
 
     email = EmailField(
-        "Email", filters=[_strip], validators=[Check(lambda f, v: rules.email_problem(v))]
+        "Email",
+        filters=[_strip],
+        validators=[Check(lambda f, v: rules.email_problem(v, strict=False))],
     )
 
 
@@ -123,10 +127,6 @@ class ProfileForm(FlaskForm):
     phone = TelField(
         "Phone", filters=[_strip], validators=[Check(lambda f, v: rules.phone_problem(v))]
     )
-
-
-class ButtonForm(FlaskForm):
-    """A POST with nothing but the CSRF token (logout, resend verification)."""
 
 
 # Inline validation (htmx) may check these fields, and only these: never the current password

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from flask import current_app, flash, render_template, request, session, url_for
 from flask_login import current_user, login_required, login_user, logout_user
+from jinja2 import TemplateNotFound
 from markupsafe import escape
 from werkzeug.exceptions import NotFound
 
@@ -12,7 +13,6 @@ from lavish import ratelimit
 from lavish.accounts import bp, services
 from lavish.accounts.forms import (
     INLINE_FIELDS,
-    ButtonForm,
     ChangePasswordForm,
     EmailOnlyForm,
     LoginForm,
@@ -92,9 +92,7 @@ def verify_email(token: str):
         user, newly_verified = services.verify_email(token)
     except TokenError as error:
         db.session.rollback()
-        return render_template(
-            "accounts/link_problem.html", message=str(error), resend_form=EmailOnlyForm()
-        ), 400
+        return render_template("accounts/link_problem.html", message=str(error), kind="verify"), 400
     db.session.commit()
     if newly_verified:
         flash("Thank you: your email address is confirmed.", "success")
@@ -192,9 +190,7 @@ def forgot_password():
 
 
 def _link_problem(error: TokenError):
-    return render_template(
-        "accounts/link_problem.html", message=str(error), resend_form=None
-    ), 400
+    return render_template("accounts/link_problem.html", message=str(error), kind="password"), 400
 
 
 @bp.route("/reset-password/<token>", methods=["GET", "POST"])
@@ -282,7 +278,36 @@ def profile():
         db.session.commit()
         flash("Your profile is saved.", "success")
         return see_other(url_for("accounts.profile"))
-    return _form_page("accounts/profile.html", form=form, resend_form=ButtonForm())
+    return _form_page("accounts/profile.html", form=form)
+
+
+# Parts other features add to each site card, when they provide the template (wrapper class →
+# template). Looked up once per process: a missing include costs a file-system search each time.
+SITE_CARD_PARTS = {
+    "site-subscription": "billing/_site_subscription.html",
+    "site-domains": "domains/_site_domains.html",
+    "site-edit-requests": "edit_requests/_site_requests.html",
+}
+
+
+def _site_card_parts() -> list[tuple[str, str]]:
+    cached = current_app.extensions.get("lavish_site_card_parts")
+    if cached is None or current_app.debug:
+        cached = [
+            (css_class, template)
+            for css_class, template in SITE_CARD_PARTS.items()
+            if _template_exists(template)
+        ]
+        current_app.extensions["lavish_site_card_parts"] = cached
+    return cached
+
+
+def _template_exists(name: str) -> bool:
+    try:
+        current_app.jinja_env.get_template(name)
+    except TemplateNotFound:
+        return False
+    return True
 
 
 @bp.get("/my-site")
@@ -292,7 +317,7 @@ def my_site():
         "accounts/my_site.html",
         sites=services.owned_sites(current_user),
         live_url=services.live_url,
-        resend_form=ButtonForm(),
+        site_card_parts=_site_card_parts(),
     )
 
 
@@ -318,7 +343,9 @@ def validate_field(form_name: str, field_name: str):
     form_class, fields = INLINE_FIELDS.get(form_name, (None, frozenset()))
     if form_class is None or field_name not in fields:
         raise NotFound()
-    ratelimit.enforce(INLINE_CHECKS_PER_IP, request.remote_addr)
+    if not ratelimit.hit(INLINE_CHECKS_PER_IP, request.remote_addr).allowed:
+        # 204: htmx leaves the field as it is; the check still happens on submit.
+        return "", 204
     kwargs = {}
     if form_name in {"new-password", "change-password"}:
         kwargs["account_email"] = _inline_account_email()

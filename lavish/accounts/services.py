@@ -8,7 +8,6 @@ delayed by a Redis outage still carries a fresh link and no token is stored in t
 from __future__ import annotations
 
 import sqlalchemy as sa
-from flask import current_app
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 
@@ -254,8 +253,6 @@ def site_versions(user: User) -> list[tuple[Site, list[SiteVersion]]]:
 
 def live_url(site: Site) -> str:
     """Where visitors see the site: the sites host when there is one, else the portal."""
-    config = current_app.config
-    if config.get("SITES_HOST"):
-        scheme = config["PUBLIC_URL"].split("://", 1)[0]
-        return f"{scheme}://{config['SITES_HOST']}/{site.slug}/"
-    return f"{config['PUBLIC_URL']}/{site.slug}/"
+    from lavish.hosting.cli import site_url
+
+    return site_url(site.slug)

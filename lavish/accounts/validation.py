@@ -41,17 +41,27 @@ def common_passwords() -> frozenset[str]:
         return frozenset(line.strip().lower() for line in lines if line.strip())
 
 
-def email_problem(email: str | None) -> str | None:
-    """Is this a well-formed address we can mail? (Not whether it is taken.)"""
+def email_problem(email: str | None, *, strict: bool = True) -> str | None:
+    """Is this a well-formed address? (Not whether it is taken.)
+
+    strict (new addresses): the full syntax rules, and no special-use domains such as .local.
+    Not strict (signing in, asking for a link): only the shape, so an account created another
+    way (`users create-admin --email boss@intranet.local`) can still sign in."""
     email = (email or "").strip()
     if not email:
         return "Enter your email address."
     if len(email) > MAX_EMAIL_LENGTH:
         return f"An email address has at most {MAX_EMAIL_LENGTH} characters."
+    invalid = "Enter a valid email address, like name@example.com."
+    if not strict:
+        local, at, domain = email.rpartition("@")
+        if not at or not local or not domain or any(c.isspace() for c in email):
+            return invalid
+        return None
     try:
         validate_email(email, check_deliverability=False)
     except EmailNotValidError:
-        return "Enter a valid email address, like name@example.com."
+        return invalid
     return None
 
 

@@ -7,14 +7,16 @@ are served only on that host (other hosts redirect there) and the portal is not 
 
 from __future__ import annotations
 
+import re
 from urllib.parse import urlsplit
 
 from flask import Response, abort, current_app, redirect, request
 from flask.sessions import SecureCookieSessionInterface
+from werkzeug.routing import BaseConverter
 
 from lavish.hosting import bp
 from lavish.hosting.serving import Hosting, serve_file
-from lavish.hosting.slugs import SLUG_RE, is_servable_slug
+from lavish.hosting.slugs import RESERVED_SLUGS, SLUG_PATTERN
 
 
 class _SessionInterface(SecureCookieSessionInterface):
@@ -55,6 +57,24 @@ def _on_other_host(sites_host: str) -> Response:
     return redirect(f"{scheme}://{sites_host}{request.full_path.rstrip('?')}", code=301)
 
 
+class SiteSlugConverter(BaseConverter):
+    """A path segment that can be a site: the slug rule minus the portal's reserved words, so
+    hosted routes never match a portal path (its 404s and 405s stay the portal's)."""
+
+    regex = (
+        "(?!(?:"
+        + "|".join(re.escape(word) for word in sorted(RESERVED_SLUGS))
+        + ")$)"
+        + SLUG_PATTERN
+    )
+    part_isolating = True
+
+
+@bp.record_once
+def _register_converter(state) -> None:
+    state.app.url_map.converters["site_slug"] = SiteSlugConverter
+
+
 @bp.before_app_request
 def keep_portal_off_the_sites_host():
     sites_host = _sites_host()
@@ -68,22 +88,18 @@ def keep_portal_off_the_sites_host():
     return redirect(f"{portal}{request.full_path.rstrip('?')}", code=301)
 
 
-@bp.route("/<slug>", methods=["GET", "HEAD"])
+@bp.route("/<site_slug:slug>", methods=["GET", "HEAD"])
 def site_root(slug: str):
     sites_host = _sites_host()
-    if sites_host and request.host.lower() != sites_host and is_servable_slug(slug):
+    if sites_host and request.host.lower() != sites_host:
         return _on_other_host(sites_host)
-    if not SLUG_RE.match(slug):
-        abort(404)
     query = request.query_string.decode("latin-1")
     return redirect(f"/{slug}/" + (f"?{query}" if query else ""), code=301)
 
 
-@bp.route("/<slug>/", defaults={"path": ""}, methods=["GET", "HEAD"])
-@bp.route("/<slug>/<path:path>", methods=["GET", "HEAD"])
+@bp.route("/<site_slug:slug>/", defaults={"path": ""}, methods=["GET", "HEAD"])
+@bp.route("/<site_slug:slug>/<path:path>", methods=["GET", "HEAD"])
 def site_file(slug: str, path: str):
-    if not is_servable_slug(slug):
-        abort(404)
     sites_host = _sites_host()
     if sites_host and request.host.lower() != sites_host:
         return _on_other_host(sites_host)

@@ -10,8 +10,9 @@ the commit, from the committed rows; a rolled-back change never touches the disk
 from __future__ import annotations
 
 import logging
+import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import sqlalchemy as sa
 from flask_sqlalchemy.session import Session as FlaskSession
@@ -36,6 +37,7 @@ __all__ = [
     "change_status",
     "create_site",
     "publish",
+    "publish_zip",
     "reconcile",
     "rollback",
     "sync_site_after_commit",
@@ -78,10 +80,12 @@ def publish(
 
     The folder is checked first (index.html, no symlinks, names, limits): on PublishError
     nothing has changed. The files are copied into versions/<slug>/<n>/ at once (immutable;
-    harmless if the transaction rolls back), the pointer switches after the commit.
+    left unused, and replaced by the next publish, if the transaction rolls back), the pointer
+    switches after the commit.
     """
     root = sites_root()
     manifest = publisher.check_folder(Path(folder))
+    slug = site.slug
     if site.id is None:
         db.session.flush()
     number = (
@@ -90,7 +94,6 @@ def publish(
         )
         or 0
     ) + 1
-    publisher.store_version(root, site.slug, number, Path(folder), manifest)
     version = SiteVersion(
         site_id=site.id,
         number=number,
@@ -99,13 +102,35 @@ def publish(
         total_bytes=manifest.total_bytes,
         created_by_id=actor.id if actor is not None else None,
     )
+    # The row first: the unique (site, number) makes this transaction the only one that may
+    # write versions/<slug>/<number>/ (a concurrent publish waits on it, then fails here).
+    # (No savepoint: SQLite's driver would commit it. The caller rolls back on PublishError.)
     db.session.add(version)
-    db.session.flush()
+    try:
+        db.session.flush()
+    except sa.exc.IntegrityError as exc:
+        raise PublishError(
+            f"{slug}: another version was published at the same moment; try again."
+        ) from exc
+    publisher.store_version(root, slug, number, Path(folder), manifest)
     site.live_version_id = version.id
     site.updated_at = utcnow()
     db.session.flush()
     sync_site_after_commit(site)
     return version
+
+
+def publish_zip(
+    site: Site, archive: str | Path | BinaryIO, *, actor: User | None = None, note: str = ""
+) -> SiteVersion:
+    """publish() for an uploaded zip (a path or a file object, e.g. request.files["archive"]):
+    checked and extracted into a temp folder first (no "..", absolute paths, symlinks, bombs);
+    PublishError names the entry and why, and nothing changes."""
+    root = sites_root()
+    publisher.ensure_root(root)
+    with tempfile.TemporaryDirectory(dir=root / "tmp") as work:
+        folder = publisher.extract_zip(archive, Path(work))
+        return publish(site, folder, actor=actor, note=note)
 
 
 def rollback(site: Site, version: SiteVersion) -> None:
@@ -139,34 +164,30 @@ def sync_site_after_commit(site: Site) -> None:
     pending.add(site.id)
 
 
-def _states(
-    session: Session, site_ids: list[int] | None, *, slug: str | None = None
-) -> list[SiteState]:
-    query = (
+def _state(session: Session, slug: str) -> SiteState | None:
+    row = session.execute(
         sa.select(Site.slug, Site.status, SiteVersion.number, Site.business_name)
         .outerjoin(SiteVersion, SiteVersion.id == Site.live_version_id)
-        .order_by(Site.id)
-    )
-    if slug is not None:
-        query = query.where(Site.slug == slug)
-    elif site_ids is not None:
-        query = query.where(Site.id.in_(site_ids))
-    return [SiteState(*row) for row in session.execute(query)]
+        .where(Site.slug == slug)
+    ).first()
+    return SiteState(*row) if row is not None else None
 
 
 def _apply(root: Path, session_factory, site_ids: list[int] | None) -> dict[str, int]:
     """Read committed rows and apply them, one site at a time under the site's lock, re-reading
     the row inside the lock so the last writer's state wins."""
     counts = {"sites": 0, "switched": 0, "failed": 0}
+    query = sa.select(Site.slug).order_by(Site.id)
+    if site_ids is not None:
+        query = query.where(Site.id.in_(site_ids))
     with session_factory() as session:
-        slugs = [state.slug for state in _states(session, site_ids)]
+        slugs = list(session.scalars(query))
     for slug in slugs:
         counts["sites"] += 1
         try:
             with publisher.site_lock(root, slug), session_factory() as session:
-                # Only this site's row (re-reading them all per site was quadratic).
-                states = _states(session, site_ids, slug=slug)
-                if states and publisher.apply_state(root, states[0]):
+                state = _state(session, slug)
+                if state is not None and publisher.apply_state(root, state):
                     counts["switched"] += 1
         except Exception:
             counts["failed"] += 1

@@ -10,6 +10,7 @@ import re
 import shutil
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -172,16 +173,26 @@ def test_conditional_requests_are_the_same(servers):
     assert status == 304 and headers["last-modified"] == page["last-modified"]
 
 
+def settled(servers, path: str, status: int):
+    """Nginx caches lookups for open_file_cache_valid (1s): wait for it to see a switch."""
+    deadline = time.monotonic() + 5
+    while fetch(servers[1], path)[0] != status and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return assert_same(servers, path)
+
+
 def test_state_change_is_seen_by_both_without_restart(servers, app):
     from lavish.models import Site
 
     site = db.session.query(Site).filter_by(slug="joes").one()
+    assert assert_same(servers, "/joes/")[0] == 200  # cached by Nginx now
     services.change_status(site, SiteStatus.SUSPENDED)
     db.session.commit()
-    assert assert_same(servers, "/joes/")[0] == 503
+    assert fetch(servers[0], "/joes/")[0] == 503  # Flask: at once
+    assert settled(servers, "/joes/", 503)[0] == 503
     services.change_status(site, SiteStatus.ACTIVE)
     db.session.commit()
-    status, headers, body = assert_same(servers, "/joes/")
+    status, headers, body = settled(servers, "/joes/", 200)
     assert status == 200 and b"Claim this site" not in body and "x-robots-tag" not in headers
 
 

@@ -2,4 +2,4 @@ from flask import Blueprint
 
 bp = Blueprint("admin", __name__)
 
-from lavish.admin import routes  # noqa: E402,F401
+from lavish.admin import actions, routes  # noqa: E402,F401

@@ -4,8 +4,9 @@ from datetime import datetime
 from enum import StrEnum
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
+from lavish.clock import utcnow
 from lavish.extensions import db
 from lavish.models.base import TimestampMixin
 from lavish.models.site import Site
@@ -115,9 +116,22 @@ class Subscription(TimestampMixin, db.Model):
     # When the site of an ended subscription is to be suspended (ended_at + CANCEL_GRACE_DAYS).
     site_online_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
     renewal_reminded_for: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Dunning history, kept by the model itself whatever code changes the status (past_due_at
+    # and grace_until are cleared on recovery; the dashboard's recovery rate needs the facts):
+    # when the latest run of failed payments began, and when it last came back to active.
+    dunning_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    recovered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     site = relationship("Site")
     customer = relationship("User")
+
+    @validates("status")
+    def _track_dunning(self, key: str, status: str) -> str:
+        if status == SubscriptionStatus.PAST_DUE and self.status != SubscriptionStatus.PAST_DUE:
+            self.dunning_started_at = utcnow()
+        elif status == SubscriptionStatus.ACTIVE and self.status == SubscriptionStatus.PAST_DUE:
+            self.recovered_at = utcnow()
+        return status
 
 
 class Payment(db.Model):
@@ -142,6 +156,21 @@ class WebhookEvent(db.Model):
     """Every webhook delivery, stored before it is processed."""
 
     __tablename__ = "webhook_events"
+    __table_args__ = (
+        # The console lists the few failed / never processed deliveries among millions.
+        sa.Index(
+            "ix_webhook_events_failed",
+            "id",
+            postgresql_where=sa.text("error <> ''"),
+            sqlite_where=sa.text("error <> ''"),
+        ),
+        sa.Index(
+            "ix_webhook_events_unprocessed",
+            "id",
+            postgresql_where=sa.text("processed_at IS NULL"),
+            sqlite_where=sa.text("processed_at IS NULL"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     delivery_id: Mapped[str] = mapped_column(sa.String(100), unique=True, nullable=False)

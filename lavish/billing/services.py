@@ -43,6 +43,8 @@ log = logging.getLogger(__name__)
 RUNNING = (SubscriptionStatus.ACTIVE, SubscriptionStatus.PAST_DUE)
 ENDED = (SubscriptionStatus.CANCELLED, SubscriptionStatus.EXPIRED)
 REFUND_JOB = "jobs.billing.refund_order_job"
+# Our checkouts expire after this (sent as `expires_at`); a pending one is reused until then.
+CHECKOUT_TTL = timedelta(hours=24)
 
 
 class BillingError(Exception):
@@ -204,7 +206,13 @@ def start_purchase(
     name = (customer.name if customer else name).strip()[:120]
     existing = _pending_order(site, email)
     if existing is not None and existing.checkout_url:
-        return existing
+        if existing.created_at > utcnow() - CHECKOUT_TTL:
+            return existing
+        # Its checkout has expired at the provider: close it, start a fresh one.
+        existing.status = OrderStatus.CANCELLED
+        existing.failure_reason = "The checkout expired."
+        db.session.flush()
+        existing = None
     order = existing
     if order is None:
         order = Order(
@@ -231,6 +239,7 @@ def start_purchase(
             success_url=complete_url(order),
             cancel_url=cancel_url,
             metadata={"order_id": str(order.id), "site": site.slug, "kind": "site"},
+            expires_at=utcnow() + CHECKOUT_TTL,
         )
     except ProviderError as exc:
         order.status = OrderStatus.FAILED
@@ -452,7 +461,12 @@ def start_subscription(
     if any(sub.status in RUNNING for sub in history):
         raise BillingError("Hosting for this site is already paid.")
     pending = next((s for s in history if s.status == SubscriptionStatus.PENDING), None)
-    if pending is not None and pending.checkout_url:
+    # An unpaid checkout is reused until it expires; then the same row gets a fresh one.
+    if (
+        pending is not None
+        and pending.checkout_url
+        and pending.updated_at > utcnow() - CHECKOUT_TTL
+    ):
         return pending
     sub = pending or Subscription(
         site_id=site.id,
@@ -473,6 +487,7 @@ def start_subscription(
             success_url=return_url,
             cancel_url=return_url,
             metadata={"subscription_id": str(sub.id), "site": site.slug, "kind": "hosting"},
+            expires_at=utcnow() + CHECKOUT_TTL,
         )
     except ProviderError as exc:
         # Leave no unpaid row behind that would block the next try.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -37,6 +37,7 @@ def test_one_time_checkout_sends_keys_inline_item_in_cents_and_metadata(fake_rec
         success_url="http://localhost/sites/x/purchase/complete?order=7",
         cancel_url="http://localhost/sites/x",
         metadata={"order_id": "7"},
+        expires_at=datetime(2026, 12, 1, 12, 0, tzinfo=UTC),
     )
     assert checkout.id == "ch_123"
     ((request, _),) = fake_recurrente.log
@@ -52,6 +53,7 @@ def test_one_time_checkout_sends_keys_inline_item_in_cents_and_metadata(fake_rec
         }
     ]
     assert body["metadata"] == {"order_id": "7"}
+    assert body["expires_at"] == "2026-12-01T12:00:00+00:00"
     assert body["success_url"].endswith("?order=7") and body["cancel_url"]
 
 

@@ -188,3 +188,17 @@ def test_two_buyers_race_one_owns_the_other_is_refunded_and_told(
         as_text=True
     )
     assert "Someone else bought this site first" in html
+
+
+def test_a_day_old_pending_checkout_is_replaced(client, site, time_machine):
+    from datetime import timedelta
+
+    from lavish.clock import utcnow
+
+    first = _buy(client).location
+    time_machine.move_to(utcnow() + timedelta(hours=25))
+    second = _buy(client).location
+    assert second != first
+    old, new = _orders()
+    assert (old.status, old.failure_reason) == ("cancelled", "The checkout expired.")
+    assert new.status == "pending"

@@ -127,6 +127,17 @@ def test_buy_set_password_and_subscribe_in_a_browser(live_billing_server):
         expect(page.locator("text=SANDBOX")).to_be_visible()
         page.click("#pay")
         expect(page.locator(".subscription-panel")).to_contain_text("renews automatically")
+
+        # Cancel at period end through the htmx confirm step, then undo it.
+        page.click("text=Cancel subscription…")
+        expect(page.locator("input[name=at_period_end][value='1']")).to_be_checked()
+        assert "/subscriptions/cancel" not in page.url  # swapped in place, no navigation
+        page.fill("textarea[name=reason]", "Testing the undo")
+        page.click("button:has-text('Confirm cancellation')")
+        panel = page.locator(".subscription-panel")
+        expect(panel).to_contain_text("Your subscription is cancelled")
+        page.click("button:has-text('Keep my subscription')")
+        expect(page.locator(".subscription-panel")).to_contain_text("renews automatically")
         browser.close()
 
     with app.app_context():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Protocol
 
 UNAVAILABLE = "The payment service is unavailable, please try again in a few minutes."
@@ -69,6 +70,7 @@ class PaymentProvider(Protocol):
         success_url: str,
         cancel_url: str,
         metadata: dict[str, str],
+        expires_at: datetime | None = None,
     ) -> Checkout: ...
 
     def get_checkout(self, checkout_id: str) -> CheckoutState: ...

@@ -7,6 +7,7 @@ has a timeout; every failure becomes a ProviderError with a message fit for the 
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -63,7 +64,13 @@ class RecurrenteProvider:
         return body
 
     def create_checkout(
-        self, *, item: CheckoutItem, success_url: str, cancel_url: str, metadata: dict[str, str]
+        self,
+        *,
+        item: CheckoutItem,
+        success_url: str,
+        cancel_url: str,
+        metadata: dict[str, str],
+        expires_at: datetime | None = None,
     ) -> Checkout:
         line: dict[str, Any] = {
             "name": item.name,
@@ -78,16 +85,15 @@ class RecurrenteProvider:
         else:
             # Card only: bank transfers sit in payment_in_progress for up to a day.
             line.update(charge_type="one_time", payment_method_types=["card"])
-        body = self._request(
-            "POST",
-            "/checkouts",
-            {
-                "items": [line],
-                "success_url": success_url,
-                "cancel_url": cancel_url,
-                "metadata": {key: str(value) for key, value in metadata.items()},
-            },
-        )
+        payload: dict[str, Any] = {
+            "items": [line],
+            "success_url": success_url,
+            "cancel_url": cancel_url,
+            "metadata": {key: str(value) for key, value in metadata.items()},
+        }
+        if expires_at is not None:
+            payload["expires_at"] = expires_at.isoformat()
+        body = self._request("POST", "/checkouts", payload)
         if not body.get("id") or not body.get("checkout_url"):
             raise ProviderError(f"POST /checkouts: no id or checkout_url in {body!r}"[:300])
         return Checkout(id=str(body["id"]), url=str(body["checkout_url"]))

@@ -60,7 +60,13 @@ class SandboxProvider:
     name = "sandbox"
 
     def create_checkout(
-        self, *, item: CheckoutItem, success_url: str, cancel_url: str, metadata: dict[str, str]
+        self,
+        *,
+        item: CheckoutItem,
+        success_url: str,
+        cancel_url: str,
+        metadata: dict[str, str],
+        expires_at: datetime | None = None,
     ) -> Checkout:
         if item.amount_cents <= 0:
             raise ProviderError("amount must be positive", user_message="Invalid amount.")

@@ -20,9 +20,34 @@ def sync_hosted_sites() -> int:
     return reconcile()["switched"]
 
 
+def _billing_sweep(name: str):
+    @with_app_context
+    def sweep() -> int:
+        from lavish.billing import sweeps
+
+        return getattr(sweeps, name)()
+
+    sweep.__name__ = sweep.__qualname__ = name
+    return sweep
+
+
+# Billing (lavish/billing/sweeps.py); module-level names so RQ can import them by path.
+expire_grace = _billing_sweep("expire_grace")
+end_cancelled_at_period_end = _billing_sweep("end_cancelled_at_period_end")
+suspend_after_cancel_grace = _billing_sweep("suspend_after_cancel_grace")
+suspend_unsubscribed = _billing_sweep("suspend_unsubscribed")
+remind_activate_hosting = _billing_sweep("remind_activate_hosting")
+remind_renewals = _billing_sweep("remind_renewals")
+
 # name -> job; `flask sweep` runs them in this order, jobs/cron.py schedules them.
 SWEEPS = {
     "requeue_unsent_mail": requeue_unsent_mail,
+    "billing_end_cancelled_at_period_end": end_cancelled_at_period_end,
+    "billing_expire_grace": expire_grace,
+    "billing_suspend_after_cancel_grace": suspend_after_cancel_grace,
+    "billing_remind_activate_hosting": remind_activate_hosting,
+    "billing_suspend_unsubscribed": suspend_unsubscribed,
+    "billing_remind_renewals": remind_renewals,
     "sync_hosted_sites": sync_hosted_sites,
 }
 

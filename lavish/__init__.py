@@ -61,6 +61,9 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(main_bp)
     app.register_blueprint(accounts_bp, url_prefix="/customer")
     app.register_blueprint(admin_bp, url_prefix="/admin")
+    from lavish.billing import bp as billing_bp
+
+    app.register_blueprint(billing_bp)
     # The hosted-sites catch-all (/<slug>/…) is registered last, after every portal route.
     from lavish.hosting import bp as hosting_bp
 

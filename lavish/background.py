@@ -38,7 +38,13 @@ def redis_connection(app: Flask | None = None):
     from redis import Redis
 
     app = app or current_app
-    return Redis.from_url(app.config["REDIS_URL"], socket_connect_timeout=2, socket_timeout=5)
+    # One client (and connection pool) per app and URL: a new TCP connection per job was a
+    # measurable part of webhook handling (bench/billing.py).
+    clients = app.extensions.setdefault("lavish_redis", {})
+    url = app.config["REDIS_URL"]
+    if url not in clients:
+        clients[url] = Redis.from_url(url, socket_connect_timeout=2, socket_timeout=5)
+    return clients[url]
 
 
 def queue(app: Flask | None = None, name: str = "default") -> Queue:
@@ -93,11 +99,31 @@ def _run_inline(app: Flask, func_path: str, args: tuple) -> None:
 # Registered once for every Flask-SQLAlchemy session (not per app: tests build many apps).
 @event.listens_for(FlaskSession, "after_commit")
 def _after_commit(session: Session) -> None:
+    if session.in_nested_transaction():
+        # SQLAlchemy also fires after_commit when a SAVEPOINT (begin_nested) is released;
+        # the jobs wait for the real commit of the outer transaction.
+        return
     pending = session.info.pop(_PENDING, None)
     if pending:
         app = current_app._get_current_object()
+        if len(pending) > 1 and app.config.get("REDIS_URL"):
+            _enqueue_many(app, pending)
+            return
         for func_path, args in pending:
             enqueue_now(func_path, *args, app=app)
+
+
+def _enqueue_many(app: Flask, pending: list[tuple[str, tuple]]) -> None:
+    """A sweep's batch of jobs in one Redis pipeline (one round trip instead of one each)."""
+    try:
+        queue(app).enqueue_many(
+            [
+                Queue.prepare_data(func_path, args=args, retry=DEFAULT_RETRY, timeout=300)
+                for func_path, args in pending
+            ]
+        )
+    except Exception:  # Redis down: what the jobs report is in the database; sweeps retry
+        log.warning("could not enqueue %d jobs; they will be retried by the sweep", len(pending))
 
 
 @event.listens_for(FlaskSession, "after_soft_rollback")

@@ -233,7 +233,7 @@ def test_dashboard_lists_each_owned_site(app, client, make_user, login):
     assert 'href="http://localhost/la-plumbing-pros/"' in page
     assert "3 versions" in page and "1 version<" in page
     assert "This site is offline: payment overdue." in page
-    assert 'class="site-subscription"' not in page  # until billing provides its part
+    assert 'class="site-subscription"' in page  # billing's part of each card
 
 
 def test_dashboard_links_to_the_sites_host_when_there_is_one(app, client, make_user, login):

@@ -209,6 +209,8 @@ def reconcile(site_ids: list[int] | None = None) -> dict[str, int]:
 
 @event.listens_for(FlaskSession, "after_commit")
 def _after_commit(session: Session) -> None:
+    if session.in_nested_transaction():  # a SAVEPOINT released: wait for the real commit
+        return
     pending = session.info.pop(_PENDING_SYNC, None)
     if pending:
         # A separate connection: this session can no longer emit SQL here. It sees the commit.

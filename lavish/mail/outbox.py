@@ -52,6 +52,44 @@ def queue_mail(
     return email
 
 
+def queue_mails(mails: list[tuple[str, str, dict[str, Any], str | None]]) -> int:
+    """`queue_mail` for many mails at once (sweeps): one INSERT … ON CONFLICT (dedupe_key)
+    DO NOTHING for the batch; each (to, template, context, dedupe_key). Returns how many
+    were new."""
+    if not mails:
+        return 0
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    now = utcnow()
+    rows = [
+        {
+            "to": to,
+            "template": template,
+            "context": context or {},
+            "dedupe_key": dedupe_key,
+            "subject": "",
+            "status": EmailStatus.QUEUED,
+            "attempts": 0,
+            "last_error": "",
+            "created_at": now,
+            "next_attempt_at": now,
+        }
+        for to, template, context, dedupe_key in mails
+    ]
+    dialect = db.session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    # One cached statement run over all rows ("insertmanyvalues"), not a fresh VALUES list.
+    ids = db.session.scalars(
+        insert(OutboxEmail.__table__)
+        .on_conflict_do_nothing(index_elements=["dedupe_key"])
+        .returning(OutboxEmail.__table__.c.id),
+        rows,
+    ).all()
+    for email_id in ids:
+        enqueue_after_commit(DELIVER_JOB, email_id)
+    return len(ids)
+
+
 def requeue_unsent(*, stale_after: timedelta = timedelta(minutes=10), limit: int = 500) -> int:
     """Enqueue mails left queued (Redis was down, a worker died). Safe to run any time:
     delivery claims each row, so a mail enqueued twice is still sent once."""

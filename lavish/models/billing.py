@@ -9,6 +9,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 from lavish.clock import utcnow
 from lavish.extensions import db
 from lavish.models.base import TimestampMixin
+from lavish.models.site import Site
 from lavish.models.types import UTCDateTime
 
 
@@ -24,6 +25,17 @@ class Order(TimestampMixin, db.Model):
     """A one-time purchase of a site."""
 
     __tablename__ = "orders"
+    __table_args__ = (
+        # Pressing "buy" twice reuses the one live checkout of a buyer for a site.
+        sa.Index(
+            "ux_orders_one_pending_per_buyer_site",
+            "site_id",
+            "buyer_email",
+            unique=True,
+            postgresql_where=sa.text("status = 'pending'"),
+            sqlite_where=sa.text("status = 'pending'"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     site_id: Mapped[int] = mapped_column(sa.ForeignKey("sites.id"), nullable=False, index=True)
@@ -63,6 +75,21 @@ class Subscription(TimestampMixin, db.Model):
         # Sweeps select what is due through these.
         sa.Index("ix_subscriptions_status_grace_until", "status", "grace_until"),
         sa.Index("ix_subscriptions_status_current_period_end", "status", "current_period_end"),
+        # At most one unpaid checkout and one running subscription per site.
+        sa.Index(
+            "ux_subscriptions_one_pending_per_site",
+            "site_id",
+            unique=True,
+            postgresql_where=sa.text("status = 'pending'"),
+            sqlite_where=sa.text("status = 'pending'"),
+        ),
+        sa.Index(
+            "ux_subscriptions_one_running_per_site",
+            "site_id",
+            unique=True,
+            postgresql_where=sa.text("status IN ('active', 'past_due')"),
+            sqlite_where=sa.text("status IN ('active', 'past_due')"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -148,9 +175,16 @@ class WebhookEvent(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     delivery_id: Mapped[str] = mapped_column(sa.String(100), unique=True, nullable=False)
     event_type: Mapped[str] = mapped_column(sa.String(100), nullable=False, index=True)
-    object_id: Mapped[str] = mapped_column(sa.String(100), nullable=False, default="")
+    # The object the event is about: the subscription (su_…) for subscription payments and
+    # subscription.* events (so deferred events can be re-applied once su_ is known), else the id.
+    object_id: Mapped[str] = mapped_column(sa.String(100), nullable=False, default="", index=True)
     payload: Mapped[str] = mapped_column(sa.Text, nullable=False)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False, index=True)
     processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     result: Mapped[str] = mapped_column(sa.String(200), nullable=False, default="")
     error: Mapped[str] = mapped_column(sa.Text, nullable=False, default="")
+
+
+# The setup-window sweep finds bought sites whose hosting was never subscribed through this.
+# (Declared here, next to the sweep's other indexes, so the sites model stays hosting's.)
+sa.Index("ix_sites_status_purchased_at", Site.status, Site.purchased_at)

@@ -1,7 +1,7 @@
 """subscription dunning history: dunning_started_at, recovered_at (for the recovery rate)
 
 Revision ID: 738d6ff53d82
-Revises: 6d1c61ff82cc
+Revises: 2a412fcf1c88
 Create Date: 2026-11-26 23:51:43.727642
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '738d6ff53d82'
-down_revision = '6d1c61ff82cc'
+down_revision = '2a412fcf1c88'
 branch_labels = None
 depends_on = None
 

@@ -207,3 +207,21 @@ def test_reprocess_a_payload_that_is_not_json(app, staff):
     page = staff.get(response.headers["Location"]).get_data(as_text=True)
     assert "Re-processing failed" in page and "not JSON" in page
     assert len(entries("webhook.reprocess")) == 1
+
+
+def test_dunning_recovery_through_billing(app, owned):
+    """The model keeps the dunning history whatever billing clears on recovery."""
+    from lavish.admin import queries
+    from lavish.billing import services as billing
+
+    sub = owned["sub"]
+    billing.mark_past_due(sub, reason="card declined")
+    db.session.commit()
+    assert sub.status == "past_due" and sub.dunning_started_at is not None
+    billing.record_subscription_payment(sub, payment_id="pa_grace")
+    db.session.commit()
+    db.session.refresh(sub)
+    assert sub.status == "active" and sub.past_due_at is None  # billing clears it
+    dunning = queries.dashboard_stats(currency="USD").dunning
+    assert dunning["went_past_due"] == 1 and dunning["recovered"] == 1
+    assert dunning["recovery_rate_percent"] == 100.0

@@ -225,3 +225,18 @@ def test_dunning_recovery_through_billing(app, owned):
     dunning = queries.dashboard_stats(currency="USD").dunning
     assert dunning["went_past_due"] == 1 and dunning["recovered"] == 1
     assert dunning["recovery_rate_percent"] == 100.0
+
+
+def test_a_payment_does_not_lift_a_staff_suspension(app, staff, owned):
+    from lavish.billing import services as billing
+
+    site, sub = owned["site"], owned["sub"]
+    response = staff.post(f"/admin/sites/{site.id}/suspend", data={"reason": "Hosting abuse"})
+    assert response.status_code == 303
+    db.session.refresh(site)
+    assert site.status_reason == "Staff: Hosting abuse"
+    assert not billing.is_billing_suspension(site)
+    billing.record_subscription_payment(sub, payment_id="pa_renewal")
+    db.session.commit()
+    db.session.refresh(site)
+    assert site.status == "suspended"

@@ -13,6 +13,8 @@ Prints, for 32 concurrent clients:
 - GET /customer/my-site signed in — p50/p95/p99 latency and requests/second, and the ratios to
   the baseline (target: p95 <= 50 ms); then the same with one client, i.e. the service time
   of one request without queueing;
+- the same requests in-process (Flask test client, one at a time): the app's own cost per
+  request, much less sensitive to other load on the machine than the HTTP figures;
 - the login POST (median of sequential requests) against one Argon2 verify alone, to show the
   login is dominated by the password hash.
 Everything it started is stopped and the database dropped at the end.
@@ -238,6 +240,49 @@ def login_versus_hash(base: str, samples: int) -> tuple[float, float]:
     return statistics.median(logins), statistics.median(hashes)
 
 
+def in_process(database_url: str, samples: int) -> dict[str, float]:
+    """Median milliseconds of requests through the app itself (Flask test client, same
+    database, one at a time): the work of one request without HTTP or queueing."""
+    from lavish import create_app
+    from lavish.accounts.passwords import hash_password, verify_password
+
+    app = create_app(
+        {
+            "SQLALCHEMY_DATABASE_URI": database_url,
+            "SECRET_KEY": SECRET_KEY,
+            "WTF_CSRF_ENABLED": False,
+            "RATELIMIT_ENABLED": False,
+        }
+    )
+    client = app.test_client()
+
+    def timed(call) -> float:
+        started = time.perf_counter()
+        call()
+        return (time.perf_counter() - started) * 1000
+
+    def sign_in():
+        answer = client.post("/customer/login", data={"email": EMAIL, "password": PASSWORD})
+        assert answer.status_code == 303
+
+    stored = hash_password(PASSWORD)
+    figures: dict[str, list[float]] = {"healthz": [], "dashboard": [], "login": [], "argon2": []}
+    sign_in()
+    for _ in range(20):  # warm up
+        client.get("/customer/my-site")
+    for n in range(samples * 10):
+        figures["healthz"].append(timed(lambda: client.get("/healthz")))
+        figures["dashboard"].append(timed(lambda: client.get("/customer/my-site")))
+        if n < samples:
+            figures["login"].append(timed(sign_in))
+            figures["argon2"].append(timed(lambda: verify_password(stored, PASSWORD)))
+    with app.app_context():
+        from lavish.extensions import db
+
+        db.engine.dispose()
+    return {name: statistics.median(values) for name, values in figures.items()}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seconds", type=int, default=15)
@@ -294,6 +339,14 @@ def main() -> None:
         verdict = "meets" if dashboard["p95_ms"] <= 50 else "MISSES"
         print(f"  target p95 <= 50 ms: {verdict} ({dashboard['p95_ms']:.1f} ms)")
 
+        inside = in_process(database_url, args.logins)
+        print(
+            f"  in-process, one at a time (medians): /healthz {inside['healthz']:.2f} ms,"
+            f" /customer/my-site {inside['dashboard']:.2f} ms"
+            f" (x{inside['dashboard'] / inside['healthz']:.1f});"
+            f" login {inside['login']:.1f} ms vs Argon2 verify {inside['argon2']:.1f} ms"
+            f" ({inside['argon2'] / inside['login']:.0%})"
+        )
         login_median, hash_alone = login_versus_hash(base, args.logins)
         print(
             f"  login POST (one at a time, median of {args.logins}): {login_median * 1000:.1f} ms;"

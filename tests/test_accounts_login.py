@@ -208,7 +208,8 @@ def test_without_remember_me_there_is_no_remember_cookie(client, make_user):
 
 def test_logout_is_post_only(client, make_user, login):
     login(make_user())
-    assert client.get("/customer/logout").status_code == 405
+    # 405, or 404 once the hosted-sites catch-all answers GETs below reserved slugs.
+    assert client.get("/customer/logout").status_code in (404, 405)
     assert client.get("/customer/my-site").status_code == 200
 
 

@@ -243,7 +243,8 @@ def test_inline_checks_only_for_known_fields(client, url):
 
 
 def test_inline_checks_are_post_only_so_passwords_stay_out_of_urls(client):
-    assert client.get("/customer/validate/register/password?password=x").status_code == 405
+    response = client.get("/customer/validate/register/password?password=x")
+    assert response.status_code in (404, 405)  # 404: the hosted-sites catch-all answers GETs
 
 
 def test_a_second_registration_of_the_same_address_in_a_race_gets_the_message(app, client):

@@ -30,7 +30,10 @@ MAX_EMAIL_LENGTH = 254
 MAX_NAME_LENGTH = 120
 MAX_PHONE_LENGTH = 40
 
-PASSWORD_HINT = f"At least {MIN_PASSWORD_LENGTH} characters. Avoid common passwords."
+PASSWORD_HINT = (
+    f"At least {MIN_PASSWORD_LENGTH} characters (at most {MAX_PASSWORD_LENGTH}). "
+    "Avoid common passwords and your email address."
+)
 
 _COMMON_PASSWORDS_FILE = Path(__file__).parent / "data" / "common-passwords.txt"
 

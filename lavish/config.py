@@ -50,6 +50,8 @@ def from_environment(instance_path: Path) -> dict:
         "PUBLIC_URL": public_url,
         "SITES_ROOT": os.environ.get("SITES_ROOT") or str(PROJECT_ROOT / "hosted"),
         "SITES_HOST": os.environ.get("SITES_HOST") or None,
+        # The only server folder staff may publish sites from (console: "New preview site").
+        "SITES_IMPORT_ROOT": os.environ.get("SITES_IMPORT_ROOT") or str(instance_path / "imports"),
         "MAIL_SERVER": mail_server,
         "MAIL_PORT": _env_int("MAIL_PORT", 25),
         "MAIL_USERNAME": os.environ.get("MAIL_USERNAME") or None,

@@ -133,8 +133,14 @@ def rollback_site(actor: User, site: Site, *, number: int) -> SiteVersion:
 
 
 def suspend_site(actor: User, site: Site, *, reason: str) -> None:
+    """A staff suspension (abuse, refund, chargeback): a later payment does not lift it."""
+    from lavish.billing.services import BILLING_SUSPENSION_PREFIX
+
     if site.status == SiteStatus.SUSPENDED:
         raise ActionRefused("This site is already suspended.")
+    if reason.startswith(BILLING_SUSPENSION_PREFIX):
+        # Billing recognises its own suspensions by this prefix; keep staff ones apart.
+        reason = f"Staff: {reason}"[:500]
     before = _site_state(site)
     change_status(site, SiteStatus.SUSPENDED, reason=reason)
     audit.record(actor, "site.suspend", site, before=before, after=_site_state(site))

@@ -428,3 +428,20 @@ def test_disk_failure_after_commit_keeps_the_commit_and_heals_later(app, tmp_pat
     monkeypatch.undo()
     assert services.reconcile()["switched"] == 1  # the sweep's self-heal
     assert pointer(app, "joes") == "../versions/joes/1/htdocs"
+
+
+def test_state_pages_render_in_a_request_whose_user_is_not_loaded_yet(app, tmp_path, make_user):
+    """The after-commit switch renders the 503 page; with a signed-in user not yet loaded, a
+    template context processor loading `current_user` there would hit the committed session
+    and leave the old files served."""
+    from flask import g
+    from flask_login import login_user
+
+    site = publish_new("joes", make_folder(tmp_path))
+    user = make_user()
+    with app.test_request_context("/"):
+        login_user(user)
+        g.pop("_login_user")  # as at the start of a request: only the session knows the user
+        services.change_status(site, SiteStatus.SUSPENDED, reason="test")
+        db.session.commit()
+    assert services.site_state(site) == "suspended"

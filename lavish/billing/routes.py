@@ -103,7 +103,6 @@ def _maybe_reconcile(order: Order) -> None:
     if time.time() - session.get(key, 0) < RECONCILE_EVERY_SECONDS:
         return
     session[key] = time.time()
-    _ = current_user.is_authenticated  # loaded before the commit (see sandbox_checkout_action)
     try:
         result = services.reconcile_order(order, provider=get_provider())
     except ProviderError as exc:
@@ -346,9 +345,6 @@ def sandbox_checkout_action(checkout_id: str, action: str):
     record = sandbox_provider.load_checkout(checkout_id)
     if record is None:
         abort(404)
-    # Load the signed-in user now: the hosting after-commit hook renders pages, and a lazy
-    # user load from there would query a session that has just committed.
-    _ = current_user.is_authenticated
     if action == "pay":
         sandbox_provider.pay(checkout_id)
     else:

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from flask import current_app, render_template
+from flask import current_app
 
 from lavish.hosting.layout import (
     HTDOCS,
@@ -187,8 +187,14 @@ def _temp_dir(root: Path) -> Iterator[Path]:
         shutil.rmtree(path, ignore_errors=True)
 
 
+def _render(template: str, **context: object) -> str:
+    """Render a state page without the request's context processors: this runs in the
+    after-commit hook, where loading `current_user` would touch a committed session."""
+    return current_app.jinja_env.get_template(template).render(**context)
+
+
 def _not_found_page(noindex: bool) -> bytes:
-    return render_template("hosting/not_found.html", noindex=noindex).encode()
+    return _render("hosting/not_found.html", noindex=noindex).encode()
 
 
 def store_version(root: Path, slug: str, number: int, folder: Path, manifest: Manifest) -> Path:
@@ -334,8 +340,8 @@ def inject_preview(html: bytes, head_snippet: bytes, bar: bytes) -> bytes:
 
 
 def _preview_snippets(state: SiteState) -> tuple[bytes, bytes]:
-    head = render_template("hosting/preview_head.html").encode()
-    bar = render_template(
+    head = _render("hosting/preview_head.html").encode()
+    bar = _render(
         "hosting/claim_bar.html", business_name=state.business_name, claim_url=claim_url(state.slug)
     )
     # Pure ASCII, so the bar reads right whatever encoding the page uses.
@@ -378,7 +384,7 @@ def _render_preview(root: Path, state: SiteState, staged: Path) -> None:
 
 
 def _unavailable_page(state: SiteState) -> bytes:
-    page = render_template("hosting/unavailable.html", business_name=state.business_name)
+    page = _render("hosting/unavailable.html", business_name=state.business_name)
     return page.encode("ascii", "xmlcharrefreplace")
 
 

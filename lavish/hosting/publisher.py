@@ -399,21 +399,25 @@ def _ensure_variant(root: Path, state: SiteState, name: str, render) -> Path:
     target = variants_dir(root, state.slug) / name
     if target.is_dir():
         return target
-    with _temp_dir(root) as work:
-        staged = work / name
-        staged.mkdir()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    # Staged beside its final place (a dot name nothing links to): one rename, and no temp
+    # folder to create and remove per site, which dominates a sweep suspending thousands.
+    staged = target.parent / f".staging-{os.getpid()}-{secrets.token_hex(6)}"
+    staged.mkdir()
+    try:
         render(staged)
-        if not target.is_dir():
-            target.parent.mkdir(parents=True, exist_ok=True)
-            for path in [staged, *staged.rglob("*")]:
-                if path.is_dir():
-                    path.chmod(0o755)
-            try:
-                os.rename(staged, target)
-            except OSError as exc:  # another process rendered the same variant meanwhile
-                if exc.errno not in (errno.ENOTEMPTY, errno.EEXIST):
-                    raise
-        return target
+        for path in [staged, *staged.rglob("*")]:
+            if path.is_dir():
+                path.chmod(0o755)
+        try:
+            os.rename(staged, target)
+        except OSError as exc:  # another process rendered the same variant meanwhile
+            if exc.errno not in (errno.ENOTEMPTY, errno.EEXIST):
+                raise
+    finally:
+        if staged.exists():
+            shutil.rmtree(staged, ignore_errors=True)
+    return target
 
 
 def desired_target(root: Path, state: SiteState) -> Path | None:
@@ -483,8 +487,8 @@ def write_root_pages(root: Path) -> None:
 
 
 def apply_state(root: Path, state: SiteState) -> bool:
-    """Make the disk show `state`. Idempotent; returns whether the pointer moved."""
-    write_root_pages(root)
+    """Make the disk show `state`. Idempotent; returns whether the pointer moved.
+    (The caller writes the root pages once per batch: `write_root_pages`.)"""
     before = read_pointer(root, state.slug)
     changed = switch_pointer(root, state.slug, desired_target(root, state))
     if changed and before and "/variants/" in f"/{before}":

@@ -177,6 +177,7 @@ def _apply(root: Path, session_factory, site_ids: list[int] | None) -> dict[str,
     """Read committed rows and apply them, one site at a time under the site's lock, re-reading
     the row inside the lock so the last writer's state wins."""
     counts = {"sites": 0, "switched": 0, "failed": 0}
+    publisher.write_root_pages(root)
     query = sa.select(Site.slug).order_by(Site.id)
     if site_ids is not None:
         query = query.where(Site.id.in_(site_ids))
@@ -203,7 +204,6 @@ def reconcile(site_ids: list[int] | None = None) -> dict[str, int]:
     """Re-derive the live pointer (and state variants) of every site, or of `site_ids`, from
     the database. Idempotent: a second run switches nothing."""
     root = sites_root()
-    publisher.write_root_pages(root)
     return _apply(root, _session_factory, site_ids)
 
 

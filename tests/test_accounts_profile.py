@@ -285,3 +285,45 @@ def test_version_history_without_a_site(client, make_user, login):
     assert "there is no history to show" in client.get("/customer/site/versions").get_data(
         as_text=True
     )
+
+
+def test_dashboard_queries_do_not_grow_with_the_number_of_sites(app, client, make_user, login):
+    """Each card's subscription panel must not cost its own queries (it was 2 a site)."""
+    from lavish.models import Subscription
+
+    user = make_user()
+    login(user)
+
+    def statements_for_dashboard() -> int:
+        count = 0
+
+        def on_execute(*args, **kwargs):
+            nonlocal count
+            count += 1
+
+        sa.event.listen(db.engine, "before_cursor_execute", on_execute)
+        try:
+            assert client.get("/customer/my-site").status_code == 200
+        finally:
+            sa.event.remove(db.engine, "before_cursor_execute", on_execute)
+        return count
+
+    def add_site(slug: str) -> None:
+        site = make_site(user, slug)
+        db.session.add(
+            Subscription(
+                site_id=site.id,
+                customer_id=user.id,
+                provider="sandbox",
+                status="active",
+                amount_cents=9500,
+                currency="USD",
+            )
+        )
+        db.session.commit()
+
+    add_site("first-site")
+    with_one = statements_for_dashboard()
+    for slug in ("second-site", "third-site", "fourth-site"):
+        add_site(slug)
+    assert statements_for_dashboard() == with_one

@@ -7,7 +7,7 @@ import time
 from datetime import timedelta
 
 import sqlalchemy as sa
-from flask import abort, current_app, flash, render_template, request, session, url_for
+from flask import abort, current_app, flash, g, render_template, request, session, url_for
 from flask_login import current_user, login_required
 from jinja2_fragments.flask import render_block
 
@@ -405,10 +405,33 @@ def owned_sites(user) -> list[Site]:
     )
 
 
+def _subscription_history(site: Site) -> list[Subscription]:
+    """The site's subscriptions, newest first. A page shows the panel of each of the owner's
+    sites: the first call loads those of all the owner's sites in one query."""
+    cache: dict[int, list[Subscription]] = g.setdefault("subscriptions_by_site", {})
+    loaded: set = g.setdefault("subscriptions_loaded_for", set())
+    key = ("owner", site.owner_id) if site.owner_id is not None else ("site", site.id)
+    if key not in loaded:
+        sites = (
+            sa.select(Site.id).where(Site.owner_id == site.owner_id)
+            if site.owner_id is not None
+            else [site.id]
+        )
+        query = (
+            sa.select(Subscription)
+            .where(Subscription.site_id.in_(sites))
+            .order_by(Subscription.id.desc())
+        )
+        for sub in db.session.scalars(query):
+            cache.setdefault(sub.site_id, []).append(sub)
+        loaded.add(key)
+    return cache.get(site.id, [])
+
+
 def billing_state(site: Site) -> dict:
     """What the subscription panel shows for one site (dashboard and status page)."""
-    history = services.site_subscriptions(site)
-    current = services.current_subscription(site)
+    history = _subscription_history(site)
+    current = services.current_of(history)
     setup_ends = (
         site.purchased_at + timedelta(days=current_app.config["SETUP_DAYS"])
         if site.purchased_at

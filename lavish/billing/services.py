@@ -434,7 +434,11 @@ def site_subscriptions(site: Site) -> list[Subscription]:
 
 def current_subscription(site: Site) -> Subscription | None:
     """The subscription that decides the site's hosting: running, else the latest."""
-    history = site_subscriptions(site)
+    return current_of(site_subscriptions(site))
+
+
+def current_of(history: list[Subscription]) -> Subscription | None:
+    """From a site's subscriptions, newest first: the running one, else the latest."""
     for sub in history:
         if sub.status in RUNNING:
             return sub

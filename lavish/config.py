@@ -73,6 +73,9 @@ def from_environment(instance_path: Path) -> dict:
         "GRACE_DAYS": _env_int("GRACE_DAYS", 7),
         "CANCEL_GRACE_DAYS": _env_int("CANCEL_GRACE_DAYS", 30),
         "SETUP_DAYS": _env_int("SETUP_DAYS", 14),
+        # Proxies in front of the app that set X-Forwarded-For/-Proto (1 behind deploy/'s Nginx):
+        # without it every visitor has Nginx's address and shares one per-IP rate limit.
+        "TRUSTED_PROXY_HOPS": _env_int("TRUSTED_PROXY_HOPS", 0),
         # Cookies: Secure everywhere except plain-http development.
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",

@@ -50,3 +50,22 @@ def test_unknown_page_is_a_plain_404(client):
     response = client.get("/customer/nothing-here")
     assert response.status_code == 404
     assert b"Page not found" in response.data
+
+
+def test_client_address_comes_from_the_trusted_proxy_only(app_config):
+    from flask import request
+
+    def show_address():
+        return request.remote_addr or ""
+
+    direct = create_app(app_config)
+    direct.add_url_rule("/_address", view_func=show_address)
+    spoofed = direct.test_client().get("/_address", headers={"X-Forwarded-For": "203.0.113.9"})
+    assert spoofed.get_data(as_text=True) == "127.0.0.1"
+
+    behind_nginx = create_app({**app_config, "TRUSTED_PROXY_HOPS": 1})
+    behind_nginx.add_url_rule("/_address", view_func=show_address)
+    response = behind_nginx.test_client().get(
+        "/_address", headers={"X-Forwarded-For": "198.51.100.1, 203.0.113.9"}
+    )
+    assert response.get_data(as_text=True) == "203.0.113.9"

@@ -201,7 +201,7 @@ def reset_password(token: str):
         return _link_problem(error)
     form = NewPasswordForm(account_email=user.email)
     if form.validate_on_submit():
-        user = services.reset_password(token, form.password.data)
+        services.reset_password(user, form.password.data)
         db.session.commit()
         _start_session(user, remember=False)
         flash("Your new password is saved and you are signed in.", "success")
@@ -224,7 +224,7 @@ def set_password(token: str):
         return _link_problem(error)
     form = NewPasswordForm(account_email=user.email)
     if form.validate_on_submit():
-        user = services.set_first_password(token, form.password.data)
+        services.set_first_password(user, form.password.data)
         db.session.commit()
         _start_session(user, remember=False)
         flash("Your password is set. Welcome to your account.", "success")

@@ -178,9 +178,9 @@ def request_password_reset(email: str) -> None:
         queue_mail(user.email, "password_reset", {"user_id": user.id, "name": user.name})
 
 
-def reset_password(token: str, password: str) -> User:
-    """Choose a new password through a reset link (single use: the hash changes)."""
-    user = read_token(token, TokenPurpose.RESET_PASSWORD)
+def reset_password(user: User, password: str) -> User:
+    """Choose a new password through a reset link (the caller read the link with `read_token`;
+    single use: the hash changes, and with it the link's fingerprint)."""
     _set_password(user, password)
     # Following a link sent to the address proves the person reads that mailbox.
     user.email_verified_at = user.email_verified_at or utcnow()
@@ -194,9 +194,9 @@ def check_set_password_token(token: str) -> User:
     return user
 
 
-def set_first_password(token: str, password: str) -> User:
-    """The first password of an account a purchase created (link in the purchase mail)."""
-    user = check_set_password_token(token)
+def set_first_password(user: User, password: str) -> User:
+    """The first password of an account a purchase created (link in the purchase mail, read
+    with `check_set_password_token`)."""
     _set_password(user, password)
     user.email_verified_at = user.email_verified_at or utcnow()
     return user

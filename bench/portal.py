@@ -37,7 +37,7 @@ import time
 import urllib.parse
 import urllib.request
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -50,6 +50,10 @@ ADMIN_URL = os.environ.get(
 EMAIL = "bench-owner@example.com"
 PASSWORD = "bench-password-orchard-7"
 SECRET_KEY = "bench-secret-key-not-for-production"
+# One User-Agent for the login and for wrk, as one browser sends: Flask-Login's session
+# protection marks a session non-fresh (and the cookie is re-signed on every answer) when the
+# address or the agent differs from the one that signed in.
+USER_AGENT = "lavish-bench/1.0"
 
 WRK_SCRIPT = """
 done = function(summary, latency, requests)
@@ -124,8 +128,53 @@ def seed(database_url: str) -> None:
                 db.session.add(version)
                 db.session.flush()
                 site.live_version_id = version.id
+            db.session.add_all(subscription_history(site, user))
         db.session.commit()
         db.engine.dispose()
+
+
+def subscription_history(site, owner) -> list:
+    """What an owner's dashboard shows for each site: an active site pays monthly (and has an
+    older cancelled subscription in its history), a suspended one let its subscription expire."""
+    from lavish.models import SiteStatus, Subscription, SubscriptionStatus
+
+    now = datetime.now(UTC)
+    common = {
+        "site_id": site.id,
+        "customer_id": owner.id,
+        "provider": "sandbox",
+        "amount_cents": 9500,
+        "currency": "USD",
+    }
+    if site.status == SiteStatus.ACTIVE:
+        return [
+            Subscription(
+                **common,
+                status=SubscriptionStatus.CANCELLED,
+                activated_at=now - timedelta(days=200),
+                ended_at=now - timedelta(days=90),
+                cancelled_at=now - timedelta(days=90),
+                cancel_reason="card replaced",
+            ),
+            Subscription(
+                **common,
+                status=SubscriptionStatus.ACTIVE,
+                activated_at=now - timedelta(days=80),
+                current_period_start=now - timedelta(days=20),
+                current_period_end=now + timedelta(days=10),
+            ),
+        ]
+    if site.status == SiteStatus.SUSPENDED:
+        return [
+            Subscription(
+                **common,
+                status=SubscriptionStatus.EXPIRED,
+                activated_at=now - timedelta(days=120),
+                ended_at=now - timedelta(days=30),
+                past_due_at=now - timedelta(days=37),
+            ),
+        ]
+    return []
 
 
 def start_gunicorn(database_url: str, port: int, workers: int, threads: int) -> subprocess.Popen:
@@ -141,6 +190,9 @@ def start_gunicorn(database_url: str, port: int, workers: int, threads: int) -> 
             str(gunicorn),
             "-w",
             str(workers),
+            # More than one thread makes gunicorn use gthread workers (with keep-alive).
+            "--threads",
+            str(threads),
             "-b",
             f"127.0.0.1:{port}",
             "--log-level",
@@ -179,6 +231,7 @@ def login(base: str) -> tuple[str, float]:
     """Sign in through the form; returns (Cookie header, seconds the POST took)."""
     jar = http.cookiejar.CookieJar()
     opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar), NoRedirect)
+    opener.addheaders = [("User-Agent", USER_AGENT)]
     page = opener.open(f"{base}/customer/login").read().decode()
     token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
     body = urllib.parse.urlencode({"email": EMAIL, "password": PASSWORD, "csrf_token": token})
@@ -192,6 +245,26 @@ def login(base: str) -> tuple[str, float]:
             raise SystemExit(f"login failed: {answer.code}") from answer
     cookie = "; ".join(f"{c.name}={c.value}" for c in jar)
     return cookie, elapsed
+
+
+def signed_in_cookie(base: str) -> str:
+    """The session cookie of a browser that signed in and then opened its dashboard once: the
+    first page shows (and so removes) the welcome flash, which rewrites the cookie; wrk then
+    sends the same cookie on every request, which must not change it any more."""
+    cookie, _ = login(base)
+    for attempt in range(2):
+        request = urllib.request.Request(
+            f"{base}/customer/my-site", headers={"Cookie": cookie, "User-Agent": USER_AGENT}
+        )
+        with urllib.request.urlopen(request) as response:
+            page = response.read().decode()
+            assert response.status == 200 and "bench-site-0" in page, "not the dashboard"
+            renewed = response.headers.get("Set-Cookie")
+        if renewed is None:
+            return cookie
+        assert attempt == 0, "the session cookie changes on every request"
+        cookie = renewed.split(";", 1)[0]
+    raise AssertionError("unreachable")
 
 
 def wrk(url: str, *, seconds: int, connections: int, cookie: str | None = None) -> dict[str, float]:
@@ -208,6 +281,7 @@ def wrk(url: str, *, seconds: int, connections: int, cookie: str | None = None) 
         "-s",
         script.name,
     ]
+    command += ["-H", f"User-Agent: {USER_AGENT}"]
     if cookie:
         command += ["-H", f"Cookie: {cookie}"]
     output = subprocess.run(command + [url], capture_output=True, text=True, check=True).stdout
@@ -302,11 +376,7 @@ def main() -> None:
         process = start_gunicorn(database_url, port, args.workers, args.threads)
         base = f"http://127.0.0.1:{port}"
 
-        cookie, _ = login(base)
-        request = urllib.request.Request(f"{base}/customer/my-site", headers={"Cookie": cookie})
-        with urllib.request.urlopen(request) as response:
-            page = response.read().decode()
-            assert response.status == 200 and "bench-site-0" in page, "not the dashboard"
+        cookie = signed_in_cookie(base)
 
         kind = f"gthread x{args.threads}" if args.threads > 1 else "sync"
         print(

@@ -16,15 +16,19 @@ from lavish.models import User
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+# Runs on every signed-in request: built once (SQLAlchemy then skips building and hashing it).
+_USER_BY_SESSION = sa.select(User).where(
+    User.id == sa.bindparam("user_id"), User.session_token == sa.bindparam("token")
+)
+
+
 @login_manager.user_loader
 def load_user(user_id: str) -> User | None:
     # The id carries the session token: changing it ends every other session.
     raw_id, _, token = user_id.partition(":")
     if not raw_id.isdigit() or not token:
         return None
-    return db.session.scalar(
-        sa.select(User).where(User.id == int(raw_id), User.session_token == token)
-    )
+    return db.session.scalar(_USER_BY_SESSION, {"user_id": int(raw_id), "token": token})
 
 
 def login_url_for_current_request() -> str:

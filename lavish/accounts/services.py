@@ -216,20 +216,25 @@ def update_profile(user: User, *, name: str, phone: str) -> None:
 # ---- the owner's sites ----------------------------------------------------------------------
 
 
+# The owner's dashboard: each site with its live version, number of versions and hosting
+# history, in one round trip. Built once: it is the hottest query of the portal.
+_VERSION_COUNT = (
+    sa.select(sa.func.count(SiteVersion.id))
+    .where(SiteVersion.site_id == Site.id)
+    .correlate(Site)
+    .scalar_subquery()
+)
+_OWNED_SITES = (
+    sa.select(Site, _VERSION_COUNT)
+    .options(joinedload(Site.live_version), joinedload(Site.subscriptions))
+    .where(Site.owner_id == sa.bindparam("owner_id"))
+    .order_by(Site.purchased_at.desc().nulls_last(), Site.id)
+)
+
+
 def owned_sites(user: User) -> list[tuple[Site, int]]:
-    """The user's sites with their number of versions, in one query."""
-    version_count = (
-        sa.select(sa.func.count(SiteVersion.id))
-        .where(SiteVersion.site_id == Site.id)
-        .correlate(Site)
-        .scalar_subquery()
-    )
-    rows = db.session.execute(
-        sa.select(Site, version_count)
-        .options(joinedload(Site.live_version))
-        .where(Site.owner_id == user.id)
-        .order_by(Site.purchased_at.desc().nulls_last(), Site.id)
-    ).all()
+    """The user's sites with their number of versions (subscriptions loaded too)."""
+    rows = db.session.execute(_OWNED_SITES, {"owner_id": user.id}).unique().all()
     return [(site, count) for site, count in rows]
 
 

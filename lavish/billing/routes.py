@@ -407,7 +407,10 @@ def owned_sites(user) -> list[Site]:
 
 def _subscription_history(site: Site) -> list[Subscription]:
     """The site's subscriptions, newest first. A page shows the panel of each of the owner's
-    sites: the first call loads those of all the owner's sites in one query."""
+    sites: loaded with the sites (the owner's dashboard) or, on the first call, those of all the
+    owner's sites in one query."""
+    if "subscriptions" not in sa.inspect(site).unloaded:
+        return site.subscriptions
     cache: dict[int, list[Subscription]] = g.setdefault("subscriptions_by_site", {})
     loaded: set = g.setdefault("subscriptions_loaded_for", set())
     key = ("owner", site.owner_id) if site.owner_id is not None else ("site", site.id)

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -10,6 +11,9 @@ from lavish.clock import utcnow
 from lavish.extensions import db
 from lavish.models.base import TimestampMixin
 from lavish.models.types import UTCDateTime
+
+if TYPE_CHECKING:
+    from lavish.models.billing import Subscription
 
 
 class SiteStatus(StrEnum):
@@ -48,6 +52,11 @@ class Site(TimestampMixin, db.Model):
         back_populates="site",
         foreign_keys="SiteVersion.site_id",
         order_by="SiteVersion.number.desc()",
+    )
+    # Read-only view, newest first, for pages that show a site with its hosting history in one
+    # query (eager-loaded there); subscriptions are created and changed through billing.
+    subscriptions: Mapped[list[Subscription]] = relationship(
+        "Subscription", order_by="Subscription.id.desc()", viewonly=True
     )
 
     def __repr__(self) -> str:

@@ -1,12 +1,16 @@
 """Benchmark: the logged-in owner's dashboard under load, and what a login costs.
 
-    .venv/bin/python -m bench.portal [--seconds 15] [--connections 32] [--workers 4]
+    .venv/bin/python -m bench.portal [--seconds 15] [--connections 32] [--workers N] [--tcp]
 
 Self-contained: creates its own PostgreSQL database (admin URL from BENCH_POSTGRES_URL or
 TEST_POSTGRES_URL, default postgresql+psycopg://postgres@127.0.0.1:5432/test), builds the schema
 with the migrations, seeds an owner with 3 sites (and 300 other customers' sites so the queries
 meet real indexes), starts gunicorn on a free loopback port, signs in through the real login
 form (CSRF on) to get the session cookie, then drives wrk with that cookie.
+
+gunicorn runs as deploy/ sets it up: one sync worker per CPU (WEB_CONCURRENCY in
+deploy/systemd/lavish-web.service), connected to PostgreSQL through its Unix socket when the
+server has one here (DATABASE_URL in deploy/README.md); --tcp connects over 127.0.0.1 instead.
 
 Prints, for 32 concurrent clients:
 - baseline: GET /healthz (no session, no database) — what gunicorn + Flask cost alone;
@@ -54,6 +58,7 @@ SECRET_KEY = "bench-secret-key-not-for-production"
 # protection marks a session non-fresh (and the cookie is re-signed on every answer) when the
 # address or the agent differs from the one that signed in.
 USER_AGENT = "lavish-bench/1.0"
+PG_SOCKET_DIRECTORY = os.environ.get("BENCH_POSTGRES_SOCKET_DIR", "/var/run/postgresql")
 
 WRK_SCRIPT = """
 done = function(summary, latency, requests)
@@ -71,6 +76,17 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def socket_url(database_url: str) -> str | None:
+    """The same database through the server's Unix socket, if this machine has it."""
+    directory = Path(PG_SOCKET_DIRECTORY)
+    url = sa.make_url(database_url)
+    if not (directory / f".s.PGSQL.{url.port or 5432}").exists():
+        return None
+    return url.set(host=None, query={**url.query, "host": str(directory)}).render_as_string(
+        hide_password=False
+    )
 
 
 def create_database() -> tuple[str, str]:
@@ -361,9 +377,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seconds", type=int, default=15)
     parser.add_argument("--connections", type=int, default=32)
-    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 2)
     parser.add_argument("--threads", type=int, default=1, help=">1: gthread workers")
     parser.add_argument("--logins", type=int, default=15)
+    parser.add_argument("--tcp", action="store_true", help="PostgreSQL over 127.0.0.1")
     args = parser.parse_args()
     if not shutil.which("wrk"):
         raise SystemExit("wrk is not installed (make system-deps)")
@@ -373,7 +390,9 @@ def main() -> None:
     try:
         seed(database_url)
         port = free_port()
-        process = start_gunicorn(database_url, port, args.workers, args.threads)
+        served_url = None if args.tcp else socket_url(database_url)
+        transport = "Unix socket" if served_url else "TCP 127.0.0.1"
+        process = start_gunicorn(served_url or database_url, port, args.workers, args.threads)
         base = f"http://127.0.0.1:{port}"
 
         cookie = signed_in_cookie(base)
@@ -381,7 +400,8 @@ def main() -> None:
         kind = f"gthread x{args.threads}" if args.threads > 1 else "sync"
         print(
             f"portal bench: gunicorn {args.workers} {kind} workers, {args.connections} "
-            f"connections, {args.seconds}s each, PostgreSQL, {os.cpu_count()} CPUs (shared)"
+            f"connections, {args.seconds}s each, PostgreSQL over {transport}, "
+            f"{os.cpu_count()} CPUs (shared)"
         )
         baseline = wrk(f"{base}/healthz", seconds=args.seconds, connections=args.connections)
         dashboard = wrk(

@@ -79,7 +79,15 @@ def _register_blueprints(app: Flask) -> None:
 def _register_error_pages(app: Flask) -> None:
     from flask_wtf.csrf import CSRFError
 
-    def render_error(status: int, title: str, message: str):
+    from lavish.htmx import is_fragment_request
+
+    def render_error(status: int, title: str, message: str, *, in_place: str | None = None):
+        # htmx swaps error answers into the element that asked (an inline check's message, a
+        # panel): a line of text there, not a whole page inside the page.
+        if is_fragment_request():
+            return render_template(
+                "errors/_message.html", title=title, message=in_place or message
+            ), status
         return render_template(
             "errors/error.html", status=status, title=title, message=message
         ), status
@@ -87,7 +95,10 @@ def _register_error_pages(app: Flask) -> None:
     @app.errorhandler(CSRFError)
     def csrf_error(error: CSRFError):
         return render_error(
-            400, "Your form expired", "Please go back, reload the page and try again."
+            400,
+            "Your form expired",
+            "Please go back, reload the page and try again.",
+            in_place="Please reload the page and try again.",
         )
 
     @app.errorhandler(403)

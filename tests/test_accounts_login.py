@@ -426,6 +426,34 @@ def test_posts_without_the_csrf_token_are_refused(csrf_client, make_user, url, d
     assert b"Your form expired" in response.data
 
 
+def test_an_expired_form_tells_an_inline_check_in_one_line_not_with_a_whole_page(csrf_client):
+    """htmx swaps 4xx answers into the field's message: it must get a sentence there."""
+    check = csrf_client.post(
+        "/customer/validate/register/email",
+        data={"email": "x@example.com"},
+        headers={"HX-Request": "true", "X-CSRFToken": "tampered"},
+    )
+    assert check.status_code == 400
+    body = check.get_data(as_text=True)
+    assert "Your form expired" in body and "reload the page" in body
+    assert "<html" not in body and "<form" not in body
+    # A boosted form submission swaps the whole body: it gets the page, with its navigation.
+    boosted = csrf_client.post(
+        "/customer/login",
+        data={"email": "owner@example.com", "password": "x"},
+        headers={"HX-Request": "true", "HX-Boosted": "true"},
+    )
+    assert boosted.status_code == 400
+    assert "<html" in boosted.get_data(as_text=True)
+
+
+def test_a_missing_panel_answers_an_htmx_request_with_a_line(app, client, make_user, login):
+    login(make_user())
+    answer = client.get("/customer/no-such-page", headers={"HX-Request": "true"})
+    assert answer.status_code == 404
+    assert answer.get_data(as_text=True).strip().startswith('<span class="error" role="alert">')
+
+
 def test_posts_with_the_csrf_token_work_as_a_field_or_an_htmx_header(csrf_client, make_user):
     import re
 

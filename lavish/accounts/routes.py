@@ -24,6 +24,7 @@ from lavish.accounts.tokens import TokenError, TokenPurpose, read_token
 from lavish.extensions import db
 from lavish.htmx import see_other
 from lavish.models import User
+from lavish.readonly import read_only
 from lavish.urls import safe_next
 
 HOUR = 60 * 60
@@ -311,6 +312,7 @@ def _template_exists(name: str) -> bool:
 
 
 @bp.get("/my-site")
+@read_only  # the portal's busiest page: its two queries need no transaction
 @login_required
 def my_site():
     return render_template(
@@ -322,6 +324,7 @@ def my_site():
 
 
 @bp.get("/site/versions")
+@read_only
 @login_required
 def site_versions():
     return render_template(

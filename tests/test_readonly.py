@@ -1,0 +1,82 @@
+"""Read-only pages: queries without a transaction, and no writes."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+
+from lavish.extensions import db
+from lavish.models import User
+from lavish.readonly import ReadOnlyViolation, read_only
+
+
+def driver_autocommits() -> bool:
+    """Whether the session's database connection itself is in autocommit mode."""
+    raw = db.session.connection().connection.driver_connection
+    if isinstance(raw, sqlite3.Connection):
+        return raw.isolation_level is None
+    return raw.autocommit
+
+
+@pytest.fixture
+def pages(app: Flask) -> dict[str, object]:
+    """Two read-only pages of the test's own: one that looks, one that tries to write."""
+    seen: dict[str, object] = {}
+
+    @read_only
+    def look():
+        seen["autocommit"] = driver_autocommits()
+        seen["users"] = db.session.scalar(sa.select(sa.func.count(User.id)))
+        return "looked"
+
+    @read_only
+    def write():
+        db.session.add(User(email="written@example.com", name="Written"))
+        db.session.flush()
+        return "wrote"
+
+    app.add_url_rule("/test/look", view_func=look)
+    app.add_url_rule("/test/write", view_func=write)
+    return seen
+
+
+def test_a_read_only_page_queries_in_autocommit_then_the_session_works_as_usual(
+    app, client, pages, make_user
+):
+    make_user()
+    db.session.remove()  # a request starts with a session of its own
+    assert client.get("/test/look").get_data(as_text=True) == "looked"
+    assert pages == {"autocommit": True, "users": 1}
+    # Afterwards (here the test shares the request's session) writes are transactional again.
+    make_user("after@example.com")
+    assert not driver_autocommits()
+    assert db.session.scalar(sa.select(sa.func.count(User.id))) == 2
+
+
+def test_a_read_only_page_that_writes_fails_and_writes_nothing(app, client, pages):
+    app.config["PROPAGATE_EXCEPTIONS"] = True
+    db.session.remove()
+    with pytest.raises(ReadOnlyViolation, match="must not change rows"):
+        client.get("/test/write")
+    db.session.rollback()
+    assert db.session.scalar(sa.select(sa.func.count(User.id))) == 0
+
+
+def test_the_dashboard_is_read_only(app, client, make_user, login):
+    """The owner's dashboard runs its queries in autocommit (no BEGIN/ROLLBACK round trips)."""
+    login(make_user())
+    db.session.remove()
+    levels: list[str] = []
+
+    def on_execute(conn, *args, **kwargs):
+        levels.append(conn.get_execution_options().get("isolation_level", "transaction"))
+
+    sa.event.listen(db.engine, "before_cursor_execute", on_execute)
+    try:
+        assert client.get("/customer/my-site").status_code == 200
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", on_execute)
+    assert levels == ["AUTOCOMMIT", "AUTOCOMMIT"]  # the user, then the sites

@@ -20,11 +20,19 @@ def _as_datetime(value: datetime | str | None) -> datetime | None:
     return datetime.fromisoformat(value)
 
 
+# English month names, not strftime's %B: that follows the process locale and is slow (a
+# dashboard formats a dozen dates).
+MONTHS = (
+    "January", "February", "March", "April", "May", "June",
+    "July", "August", "September", "October", "November", "December",
+)  # fmt: skip
+
+
 def format_date(value: datetime | str | None) -> str:
     value = _as_datetime(value)
-    return value.strftime("%B %-d, %Y") if value else ""
+    return f"{MONTHS[value.month - 1]} {value.day}, {value.year}" if value else ""
 
 
 def format_datetime(value: datetime | str | None) -> str:
     value = _as_datetime(value)
-    return value.strftime("%B %-d, %Y %H:%M UTC") if value else ""
+    return f"{format_date(value)} {value:%H:%M} UTC" if value else ""

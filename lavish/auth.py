@@ -7,19 +7,18 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
-from flask import abort, flash, redirect, request, url_for
-from flask_login import current_user
+from flask import abort, flash, g, redirect, request, url_for
+from flask_login import current_user, login_required
 
 from lavish.extensions import db, htmx, login_manager
 from lavish.models import User
+from lavish.models.user import USER_BY_SESSION
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-# Runs on every signed-in request: built once (SQLAlchemy then skips building and hashing it).
-_USER_BY_SESSION = sa.select(User).where(
-    User.id == sa.bindparam("user_id"), User.session_token == sa.bindparam("token")
-)
+# Where a page puts the statement that loads the signed-in user with what the page shows.
+_USER_STATEMENT = "lavish_user_statement"
 
 
 @login_manager.user_loader
@@ -28,7 +27,32 @@ def load_user(user_id: str) -> User | None:
     raw_id, _, token = user_id.partition(":")
     if not raw_id.isdigit() or not token:
         return None
-    return db.session.scalar(_USER_BY_SESSION, {"user_id": int(raw_id), "token": token})
+    statement = g.pop(_USER_STATEMENT, USER_BY_SESSION)
+    result = db.session.execute(statement, {"user_id": int(raw_id), "token": token})
+    # Joined eager loads repeat the user's row once per loaded child row.
+    return result.unique().scalar_one_or_none()
+
+
+def login_required_loading(statement: sa.Select) -> Callable[[F], F]:
+    """`login_required` for a page that shows the signed-in user's own rows: the session check
+    loads the user with `statement` (USER_BY_SESSION with the page's loader options), so the
+    page costs one query for the user and what it shows. If something looked the user up
+    earlier in the request, the relationships simply load when the page uses them."""
+
+    def decorator(view: F) -> F:
+        protected = login_required(view)
+
+        @functools.wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            g.setdefault(_USER_STATEMENT, statement)
+            try:
+                return protected(*args, **kwargs)
+            finally:
+                g.pop(_USER_STATEMENT, None)
+
+        return wrapper  # type: ignore[return-value]
+
+    return decorator
 
 
 def login_url_for_current_request() -> str:

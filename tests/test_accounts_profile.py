@@ -237,6 +237,45 @@ def test_dashboard_lists_each_owned_site(app, client, make_user, login):
     assert 'class="site-subscription"' in page and 'id="subscription-dental-care"' in page
 
 
+def test_dashboard_is_the_same_when_the_user_was_looked_up_earlier(app, client, make_user, login):
+    """If something loads the signed-in user before the page (here a hook), the page's own
+    loading statement is not used: the sites and their counts then load on use, same page."""
+    from flask_login import current_user
+
+    @app.before_request
+    def _look_at_the_user() -> None:
+        current_user.is_authenticated  # noqa: B018 (loads the user)
+
+    user = make_user()
+    login(user)
+    make_site(user, "la-plumbing-pros", versions=3)
+    make_site(user, "dental-care", versions=1)
+    page = client.get("/customer/my-site").get_data(as_text=True)
+    assert 'id="site-la-plumbing-pros"' in page and 'id="site-dental-care"' in page
+    assert "3 versions" in page and "1 version<" in page
+
+
+def test_other_pages_look_the_user_up_alone(app, client, make_user, login):
+    """The dashboard's statement (user + sites) stays with the dashboard, even when its request
+    ends before the user is loaded (anonymous)."""
+    user = make_user()
+    make_site(user, "la-plumbing-pros")
+    assert client.get("/customer/my-site").status_code == 302  # anonymous: no lookup at all
+    login(user)
+    statements: list[str] = []
+
+    def on_execute(conn, cursor, statement, *args):
+        statements.append(statement)
+
+    sa.event.listen(db.engine, "before_cursor_execute", on_execute)
+    try:
+        assert client.get("/customer/profile").status_code == 200
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", on_execute)
+    user_lookups = [s for s in statements if "FROM users" in s]
+    assert user_lookups and all("sites" not in s for s in user_lookups)
+
+
 def test_dashboard_links_to_the_sites_host_when_there_is_one(app, client, make_user, login):
     app.config["SITES_HOST"] = "sites.example.com"
     user = make_user()
@@ -289,7 +328,7 @@ def test_version_history_without_a_site(client, make_user, login):
 
 def test_dashboard_queries_do_not_grow_with_the_number_of_sites(app, client, make_user, login):
     """Each card's subscription panel must not cost its own queries (it was 2 a site, then one
-    query for all of them)."""
+    query for all of them; now the session check loads everything the page shows)."""
     from lavish.models import Subscription
 
     user = make_user()
@@ -324,8 +363,8 @@ def test_dashboard_queries_do_not_grow_with_the_number_of_sites(app, client, mak
         db.session.commit()
 
     add_site("first-site")
-    # The signed-in user, then the sites with their versions and subscriptions in one query.
-    assert statements_for_dashboard() == 2
+    # The signed-in user with the sites, their versions and subscriptions: one query.
+    assert statements_for_dashboard() == 1
     for slug in ("second-site", "third-site", "fourth-site"):
         add_site(slug)
-    assert statements_for_dashboard() == 2
+    assert statements_for_dashboard() == 1

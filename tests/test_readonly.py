@@ -66,7 +66,7 @@ def test_a_read_only_page_that_writes_fails_and_writes_nothing(app, client, page
 
 
 def test_the_dashboard_is_read_only(app, client, make_user, login):
-    """The owner's dashboard runs its queries in autocommit (no BEGIN/ROLLBACK round trips)."""
+    """The owner's dashboard runs its query in autocommit (no BEGIN/ROLLBACK round trips)."""
     login(make_user())
     db.session.remove()
     levels: list[str] = []
@@ -79,4 +79,4 @@ def test_the_dashboard_is_read_only(app, client, make_user, login):
         assert client.get("/customer/my-site").status_code == 200
     finally:
         sa.event.remove(db.engine, "before_cursor_execute", on_execute)
-    assert levels == ["AUTOCOMMIT", "AUTOCOMMIT"]  # the user, then the sites
+    assert levels == ["AUTOCOMMIT"]  # the user with the sites

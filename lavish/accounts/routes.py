@@ -21,6 +21,7 @@ from lavish.accounts.forms import (
     RegisterForm,
 )
 from lavish.accounts.tokens import TokenError, TokenPurpose, read_token
+from lavish.auth import login_required_loading
 from lavish.extensions import db
 from lavish.htmx import see_other
 from lavish.models import User
@@ -312,12 +313,12 @@ def _template_exists(name: str) -> bool:
 
 
 @bp.get("/my-site")
-@read_only  # the portal's busiest page: its two queries need no transaction
-@login_required
+@read_only  # the portal's busiest page: its one query needs no transaction
+@login_required_loading(services.USER_WITH_SITES)
 def my_site():
     return render_template(
         "accounts/my_site.html",
-        sites=services.owned_sites(current_user),
+        sites=current_user.sites,
         live_url=services.live_url,
         site_card_parts=_site_card_parts(),
     )

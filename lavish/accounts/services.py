@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import joinedload, undefer
 
 from lavish.accounts.passwords import hash_password, needs_rehash, verify_password
 from lavish.accounts.tokens import (
@@ -25,7 +25,7 @@ from lavish.extensions import db
 from lavish.mail.outbox import queue_mail
 from lavish.mail.render import public_url_for
 from lavish.models import Site, SiteVersion, User, normalize_email
-from lavish.models.user import new_session_token
+from lavish.models.user import USER_BY_SESSION, new_session_token
 
 # Which page each kind of link opens.
 TOKEN_ENDPOINTS = {
@@ -216,26 +216,16 @@ def update_profile(user: User, *, name: str, phone: str) -> None:
 # ---- the owner's sites ----------------------------------------------------------------------
 
 
-# The owner's dashboard: each site with its live version, number of versions and hosting
-# history, in one round trip. Built once: it is the hottest query of the portal.
-_VERSION_COUNT = (
-    sa.select(sa.func.count(SiteVersion.id))
-    .where(SiteVersion.site_id == Site.id)
-    .correlate(Site)
-    .scalar_subquery()
+# The owner's dashboard: the signed-in user with their sites, each with its live version,
+# number of versions and hosting history, in the one query that also checks the session
+# (auth.login_required_loading). Built once: it is the portal's hottest query.
+USER_WITH_SITES = USER_BY_SESSION.options(
+    joinedload(User.sites).options(
+        undefer(Site.version_count),
+        joinedload(Site.live_version),
+        joinedload(Site.subscriptions),
+    )
 )
-_OWNED_SITES = (
-    sa.select(Site, _VERSION_COUNT)
-    .options(joinedload(Site.live_version), joinedload(Site.subscriptions))
-    .where(Site.owner_id == sa.bindparam("owner_id"))
-    .order_by(Site.purchased_at.desc().nulls_last(), Site.id)
-)
-
-
-def owned_sites(user: User) -> list[tuple[Site, int]]:
-    """The user's sites with their number of versions (subscriptions loaded too)."""
-    rows = db.session.execute(_OWNED_SITES, {"owner_id": user.id}).unique().all()
-    return [(site, count) for site, count in rows]
 
 
 def site_versions(user: User) -> list[tuple[Site, list[SiteVersion]]]:

@@ -5,7 +5,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, column_property, mapped_column, relationship
 
 from lavish.clock import utcnow
 from lavish.extensions import db
@@ -82,3 +82,14 @@ class SiteVersion(db.Model):
 
     def __repr__(self) -> str:
         return f"<SiteVersion {self.site_id}#{self.number}>"
+
+
+# How many versions a site has: a correlated count, loaded only where asked for (undefer), e.g.
+# with the owner's sites on the dashboard.
+Site.version_count = column_property(
+    sa.select(sa.func.count(SiteVersion.id))
+    .where(SiteVersion.site_id == Site.id)
+    .correlate_except(SiteVersion)
+    .scalar_subquery(),
+    deferred=True,
+)

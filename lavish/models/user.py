@@ -4,14 +4,18 @@ import secrets
 import unicodedata
 from datetime import datetime
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 from flask_login import UserMixin
-from sqlalchemy.orm import Mapped, mapped_column, validates
+from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from lavish.extensions import db
 from lavish.models.base import TimestampMixin
 from lavish.models.types import UTCDateTime
+
+if TYPE_CHECKING:
+    from lavish.models.site import Site
 
 
 class Role(StrEnum):
@@ -23,6 +27,12 @@ def normalize_email(email: str) -> str:
     """Emails are unique regardless of case and surrounding spaces (and of how a Unicode
     character is composed)."""
     return unicodedata.normalize("NFC", email.strip()).lower()
+
+
+def _owned_sites_order() -> tuple:
+    from lavish.models.site import Site
+
+    return (Site.purchased_at.desc().nulls_last(), Site.id)
 
 
 def new_session_token() -> str:
@@ -46,6 +56,15 @@ class User(UserMixin, TimestampMixin, db.Model):
         sa.String(32), nullable=False, default=new_session_token
     )
 
+    # The sites the user owns, most recently bought first (read-only: ownership changes
+    # through Site.owner_id).
+    sites: Mapped[list[Site]] = relationship(
+        "Site",
+        foreign_keys="Site.owner_id",
+        order_by=lambda: _owned_sites_order(),
+        viewonly=True,
+    )
+
     @validates("email")
     def _normalize_email(self, key: str, value: str) -> str:
         # Every way in stores the normalised form, so the unique constraint covers it.
@@ -64,3 +83,11 @@ class User(UserMixin, TimestampMixin, db.Model):
 
     def __repr__(self) -> str:
         return f"<User {self.id} {self.email}>"
+
+
+# The signed-in user, by the id and session token their session carries (auth.load_user): it
+# runs on every signed-in request, so it is built once (no statement building or cache-key
+# hashing per request). Pages that show the user's own rows add their loader options to it.
+USER_BY_SESSION = sa.select(User).where(
+    User.id == sa.bindparam("user_id"), User.session_token == sa.bindparam("token")
+)

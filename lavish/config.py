@@ -45,7 +45,9 @@ def from_environment(instance_path: Path) -> dict:
     return {
         "SECRET_KEY": load_secret_key(instance_path),
         "SQLALCHEMY_DATABASE_URI": database_url,
-        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        # No pool_pre_ping: lavish.connections drops connections the server closed, without
+        # a round trip per request.
+        "SQLALCHEMY_ENGINE_OPTIONS": {},
         "REDIS_URL": os.environ.get("REDIS_URL") or None,
         "PUBLIC_URL": public_url,
         "SITES_ROOT": os.environ.get("SITES_ROOT") or str(PROJECT_ROOT / "hosted"),

@@ -67,7 +67,6 @@ def base_config(database_url: str, tmp_path: Path) -> dict:
         "TESTING": True,
         "SECRET_KEY": "test-secret-key",
         "SQLALCHEMY_DATABASE_URI": database_url,
-        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
         "WTF_CSRF_ENABLED": False,
         "REDIS_URL": None,
         "PUBLIC_URL": "http://localhost",

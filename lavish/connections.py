@@ -4,7 +4,7 @@ SQLAlchemy's `pool_pre_ping` asks the server on every checkout, that is on every
 round trip of two on the owner's dashboard, ~12 % of its requests a second (bench/portal.py).
 A server that restarted or ended a session (shutdown, crash, `pg_terminate_backend`, an idle
 timeout) closes the socket, after its last error message: an idle connection whose socket has
-something to read is dead. Looking costs one `select()` call and no round trip. Such a
+something to read is dead. Looking costs one `poll()` call and no round trip. Such a
 connection is discarded, and the pool, which retries the checkout, connects afresh.
 
 What this cannot see is a server host that vanished without closing anything (a network
@@ -34,9 +34,11 @@ def init_app(app: Flask) -> None:
 
 def _drop_if_closed(dbapi_connection: Any, connection_record: Any, connection_proxy: Any) -> None:
     try:
-        readable, _, _ = select.select([dbapi_connection.fileno()], [], [], 0)
-    except Exception as exc:  # psycopg.OperationalError, OSError: closed on our side already
+        fileno = dbapi_connection.fileno()
+    except Exception as exc:  # psycopg.OperationalError: closed on our side already
         raise sa.exc.DisconnectionError("the connection is closed") from exc
-    if readable:
+    poller = select.poll()  # not select(): no limit on the descriptor's number
+    poller.register(fileno, select.POLLIN)
+    if poller.poll(0):
         # Nothing is due on an idle connection: this is EOF or the server's goodbye.
         raise sa.exc.DisconnectionError("the server closed the connection")

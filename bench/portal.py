@@ -172,40 +172,37 @@ def subscription_history(site, owner) -> list:
     from lavish.models import SiteStatus, Subscription, SubscriptionStatus
 
     now = datetime.now(UTC)
-    common = {
-        "site_id": site.id,
-        "customer_id": owner.id,
-        "provider": "sandbox",
-        "amount_cents": 9500,
-        "currency": "USD",
-    }
+
+    def subscription(status: str, **days_from_now: int) -> Subscription:
+        dates = {field: now + timedelta(days=days) for field, days in days_from_now.items()}
+        return Subscription(
+            site_id=site.id,
+            customer_id=owner.id,
+            provider="sandbox",
+            amount_cents=9500,
+            currency="USD",
+            status=status,
+            cancel_reason="card replaced" if status == SubscriptionStatus.CANCELLED else "",
+            **dates,
+        )
+
     if site.status == SiteStatus.ACTIVE:
         return [
-            Subscription(
-                **common,
-                status=SubscriptionStatus.CANCELLED,
-                activated_at=now - timedelta(days=200),
-                ended_at=now - timedelta(days=90),
-                cancelled_at=now - timedelta(days=90),
-                cancel_reason="card replaced",
+            subscription(
+                SubscriptionStatus.CANCELLED, activated_at=-200, ended_at=-90, cancelled_at=-90
             ),
-            Subscription(
-                **common,
-                status=SubscriptionStatus.ACTIVE,
-                activated_at=now - timedelta(days=80),
-                current_period_start=now - timedelta(days=20),
-                current_period_end=now + timedelta(days=10),
+            subscription(
+                SubscriptionStatus.ACTIVE,
+                activated_at=-80,
+                current_period_start=-20,
+                current_period_end=10,
             ),
         ]
     if site.status == SiteStatus.SUSPENDED:
         return [
-            Subscription(
-                **common,
-                status=SubscriptionStatus.EXPIRED,
-                activated_at=now - timedelta(days=120),
-                ended_at=now - timedelta(days=30),
-                past_due_at=now - timedelta(days=37),
-            ),
+            subscription(
+                SubscriptionStatus.EXPIRED, activated_at=-120, ended_at=-30, past_due_at=-37
+            )
         ]
     return []
 

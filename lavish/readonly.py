@@ -3,8 +3,8 @@
 A request's session normally opens a transaction (psycopg sends BEGIN before the first query)
 and ends it (ROLLBACK when the session is closed): two more round trips to PostgreSQL than the
 queries themselves. For a page that only reads, each query can run on its own in autocommit
-mode — what Django does for every request by default. On the owner's dashboard (the user, then
-the sites with everything the cards show) that is 3 round trips instead of 5.
+mode — what Django does for every request by default. On the owner's dashboard (one query: the
+user with the sites and everything the cards show) that is 1 round trip instead of 3.
 
 The price is that the queries of such a page don't share one snapshot, which a page that shows
 what it read can live with, and that a write would commit at once, statement by statement.

@@ -7,9 +7,10 @@ import time
 from datetime import timedelta
 
 import sqlalchemy as sa
-from flask import abort, current_app, flash, g, render_template, request, session, url_for
+from flask import abort, current_app, flash, render_template, request, session, url_for
 from flask_login import current_user, login_required
 from jinja2_fragments.flask import render_block
+from sqlalchemy.orm import selectinload
 
 from lavish.auth import admin_required
 from lavish.billing import bp, services, webhooks
@@ -390,50 +391,29 @@ def sandbox_simulate(subscription_id: str):
 def _billing_template_helpers():
     return {
         "billing_state": billing_state,
-        "billing_owned_sites": owned_sites,
         "timedelta_days": lambda days: timedelta(days=days),
     }
 
 
 def owned_sites(user) -> list[Site]:
+    """The user's sites with their subscription history (two queries however many sites)."""
     if not getattr(user, "is_authenticated", False):
         return []
     return list(
         db.session.scalars(
-            sa.select(Site).where(Site.owner_id == user.id).order_by(Site.business_name)
+            sa.select(Site)
+            .options(selectinload(Site.subscriptions))
+            .where(Site.owner_id == user.id)
+            .order_by(Site.business_name)
         )
     )
 
 
-def _subscription_history(site: Site) -> list[Subscription]:
-    """The site's subscriptions, newest first. A page shows the panel of each of the owner's
-    sites: loaded with the sites (the owner's dashboard) or, on the first call, those of all the
-    owner's sites in one query."""
-    if "subscriptions" not in sa.inspect(site).unloaded:
-        return site.subscriptions
-    cache: dict[int, list[Subscription]] = g.setdefault("subscriptions_by_site", {})
-    loaded: set = g.setdefault("subscriptions_loaded_for", set())
-    key = ("owner", site.owner_id) if site.owner_id is not None else ("site", site.id)
-    if key not in loaded:
-        sites = (
-            sa.select(Site.id).where(Site.owner_id == site.owner_id)
-            if site.owner_id is not None
-            else [site.id]
-        )
-        query = (
-            sa.select(Subscription)
-            .where(Subscription.site_id.in_(sites))
-            .order_by(Subscription.id.desc())
-        )
-        for sub in db.session.scalars(query):
-            cache.setdefault(sub.site_id, []).append(sub)
-        loaded.add(key)
-    return cache.get(site.id, [])
-
-
 def billing_state(site: Site) -> dict:
     """What the subscription panel shows for one site (dashboard and status page)."""
-    history = _subscription_history(site)
+    # Loaded with the sites by both pages that show panels: owned_sites() here, and the
+    # owner's dashboard (accounts.services.USER_WITH_SITES).
+    history = site.subscriptions
     current = services.current_of(history)
     setup_ends = (
         site.purchased_at + timedelta(days=current_app.config["SETUP_DAYS"])

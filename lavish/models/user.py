@@ -61,7 +61,7 @@ class User(UserMixin, TimestampMixin, db.Model):
     sites: Mapped[list[Site]] = relationship(
         "Site",
         foreign_keys="Site.owner_id",
-        order_by=lambda: _owned_sites_order(),
+        order_by=_owned_sites_order,
         viewonly=True,
     )
 

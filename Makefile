@@ -20,11 +20,13 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/activate
 install: $(VENV)/.installed
 
 ## Start the app on SQLite with in-process jobs and the sandbox payment provider.
+# Links in mails and checkout return URLs follow the port, unless PUBLIC_URL says otherwise.
+run: export PUBLIC_URL ?= http://127.0.0.1:$(PORT)
 run: install
 	mkdir -p instance
 	$(FLASK) db upgrade
 	PORT=$(PORT) $(FLASK) demo
-	@echo "Lavish is running at http://127.0.0.1:$(PORT)/"
+	@echo "Lavish is running at $$PUBLIC_URL/"
 	$(FLASK) run --port $(PORT)
 
 ## Debian packages the tests drive for real: Nginx, Chromium, wrk (benchmarks).

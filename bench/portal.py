@@ -20,7 +20,9 @@ Prints, for 32 concurrent clients:
 - the same requests in-process (Flask test client, one at a time): the app's own cost per
   request, much less sensitive to other load on the machine than the HTTP figures;
 - the login POST (median of sequential requests) against one Argon2 verify alone, to show the
-  login is dominated by the password hash.
+  login is dominated by the password hash;
+- forgot-password for an address with an account and one without (in-process, jobs queued
+  in a real Redis as in production): the two answers should take the same time.
 Everything it started is stopped and the database dropped at the end.
 """
 
@@ -60,6 +62,9 @@ SECRET_KEY = "bench-secret-key-not-for-production"
 USER_AGENT = "lavish-bench/1.0"
 LOGIN_ACCOUNTS = 40  # the most login samples (--logins) the bench can time
 PG_SOCKET_DIRECTORY = os.environ.get("BENCH_POSTGRES_SOCKET_DIR", "/var/run/postgresql")
+# A Redis database of the bench's own (emptied at the end) for the jobs forgot-password queues.
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
+UNKNOWN_EMAIL = "nobody-here@example.com"
 
 WRK_SCRIPT = """
 done = function(summary, latency, requests)
@@ -347,7 +352,10 @@ def login_versus_hash(base: str, samples: int) -> tuple[float, float]:
 
 def in_process(database_url: str, samples: int) -> dict[str, float]:
     """Median milliseconds of requests through the app itself (Flask test client, same
-    database, one at a time): the work of one request without HTTP or queueing."""
+    database, one at a time): the work of one request without HTTP or queueing. Jobs go to a
+    real Redis, as in production, so forgot-password answers as it does there."""
+    from redis import Redis
+
     from lavish import create_app
     from lavish.accounts.passwords import hash_password, verify_password
 
@@ -357,6 +365,7 @@ def in_process(database_url: str, samples: int) -> dict[str, float]:
             "SECRET_KEY": SECRET_KEY,
             "WTF_CSRF_ENABLED": False,
             "RATELIMIT_ENABLED": False,
+            "REDIS_URL": REDIS_URL,
         }
     )
     client = app.test_client()
@@ -370,14 +379,28 @@ def in_process(database_url: str, samples: int) -> dict[str, float]:
         answer = client.post("/customer/login", data={"email": EMAIL, "password": PASSWORD})
         assert answer.status_code == 303
 
+    def forgot(email: str):
+        def post():
+            answer = client.post("/customer/forgot-password", data={"email": email})
+            assert answer.status_code == 303
+
+        return post
+
     stored = hash_password(PASSWORD)
-    figures: dict[str, list[float]] = {"healthz": [], "dashboard": [], "login": [], "argon2": []}
+    figures: dict[str, list[float]] = {
+        name: [] for name in ("healthz", "dashboard", "login", "argon2", "known", "unknown")
+    }
     sign_in()
     for _ in range(20):  # warm up
         client.get("/customer/my-site")
+        forgot(EMAIL)(), forgot(UNKNOWN_EMAIL)()
     for n in range(samples * 10):
         figures["healthz"].append(timed(lambda: client.get("/healthz")))
         figures["dashboard"].append(timed(lambda: client.get("/customer/my-site")))
+        # Alternate which goes first, so neither always meets a warmer cache.
+        pair = [("known", EMAIL), ("unknown", UNKNOWN_EMAIL)][:: 1 if n % 2 else -1]
+        for name, email in pair:
+            figures[name].append(timed(forgot(email)))
         if n < samples:
             figures["login"].append(timed(sign_in))
             figures["argon2"].append(timed(lambda: verify_password(stored, PASSWORD)))
@@ -385,6 +408,7 @@ def in_process(database_url: str, samples: int) -> dict[str, float]:
         from lavish.extensions import db
 
         db.engine.dispose()
+    Redis.from_url(REDIS_URL).flushdb()
     return {name: statistics.median(values) for name, values in figures.items()}
 
 
@@ -453,6 +477,11 @@ def main() -> None:
             f" (x{inside['dashboard'] / inside['healthz']:.1f});"
             f" login {inside['login']:.1f} ms vs Argon2 verify {inside['argon2']:.1f} ms"
             f" ({inside['argon2'] / inside['login']:.0%})"
+        )
+        print(
+            f"  forgot-password (in-process, medians): known address {inside['known']:.2f} ms,"
+            f" unknown {inside['unknown']:.2f} ms (ratio {inside['unknown'] / inside['known']:.2f};"
+            " the same answer should take the same time)"
         )
         login_median, hash_alone = login_versus_hash(base, args.logins)
         print(

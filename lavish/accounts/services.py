@@ -114,10 +114,21 @@ def send_verification(user: User) -> bool:
 
 
 def resend_verification_to(email: str) -> None:
-    """Anonymous resend: the same outcome for the caller whether or not the address exists."""
+    """Anonymous resend. Every address gets one mail: the link, or why there is none. So the
+    answer, and the work behind it (one lookup, one outbox row), is the same whether or not
+    the account exists, and a person who mistyped learns it from their mailbox, not from us."""
     user = find_customer(email)
-    if user is not None:
+    if user is None:
+        _tell_there_is_no_account(email, asked_for="verify_email")
+    elif user.is_verified:
+        queue_mail(user.email, "already_verified", {"name": user.name})
+    else:
         send_verification(user)
+
+
+def _tell_there_is_no_account(email: str, *, asked_for: str) -> None:
+    address = normalize_email(email)
+    queue_mail(address, "no_account", {"address": address, "asked_for": asked_for})
 
 
 def verify_email(token: str) -> tuple[User, bool]:
@@ -171,10 +182,13 @@ def _set_password(user: User, password: str) -> None:
 
 
 def request_password_reset(email: str) -> None:
-    """Queue a reset mail when the address has an account. Same answer either way: the caller
-    learns nothing, and both paths do one indexed lookup (the mail is sent by a job)."""
+    """Queue the reset mail, or, for an address without an account, a mail that says so. The
+    caller learns nothing, and both paths do the same work (one indexed lookup, one outbox
+    row and its job), so they take the same time; the mail is sent by the job."""
     user = find_customer(email)
-    if user is not None:
+    if user is None:
+        _tell_there_is_no_account(email, asked_for="password_reset")
+    else:
         queue_mail(user.email, "password_reset", {"user_id": user.id, "name": user.name})
 
 

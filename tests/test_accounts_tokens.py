@@ -166,13 +166,14 @@ def test_anonymous_resend_answers_the_same_for_any_address(client, make_user, ou
 
 
 def test_anonymous_resend_to_a_confirmed_address_says_so_by_mail(client, make_user, outbox):
-    make_user("owner@example.com", verified=True)
+    make_user("owner@example.com", verified=True, name="Olivia <b>Owner</b>")
     response = client.post("/customer/resend-verification", data={"email": "Owner@Example.com "})
     assert response.status_code == 303
     [message] = outbox
     assert message.recipients == ["owner@example.com"]
     assert message.subject == "Your email address is already confirmed"
-    assert "Hello Olivia Owner," in message.body
+    assert "Hello Olivia <b>Owner</b>," in message.body  # plain text: as typed
+    assert "Hello Olivia &lt;b&gt;Owner&lt;/b&gt;," in message.html
     assert "http://localhost/customer/login" in message.body
     assert "/customer/verify-email/" not in message.body + message.html
 

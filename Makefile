@@ -25,7 +25,7 @@ run: export PUBLIC_URL ?= http://127.0.0.1:$(PORT)
 run: install
 	mkdir -p instance
 	$(FLASK) db upgrade
-	PORT=$(PORT) $(FLASK) demo
+	$(FLASK) demo
 	@echo "Lavish is running at $$PUBLIC_URL/"
 	$(FLASK) run --port $(PORT)
 

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 import pytest
 import sqlalchemy as sa
 from account_helpers import STRONG_PASSWORD, TEST_PASSWORD, errors_in, flashes_in
+from sql_support import recorded_statements
 
 from lavish.accounts.passwords import verify_password
 from lavish.extensions import db
@@ -262,16 +263,9 @@ def test_other_pages_look_the_user_up_alone(app, client, make_user, login):
     make_site(user, "la-plumbing-pros")
     assert client.get("/customer/my-site").status_code == 302  # anonymous: no lookup at all
     login(user)
-    statements: list[str] = []
-
-    def on_execute(conn, cursor, statement, *args):
-        statements.append(statement)
-
-    sa.event.listen(db.engine, "before_cursor_execute", on_execute)
-    try:
+    with recorded_statements() as executed:
         assert client.get("/customer/profile").status_code == 200
-    finally:
-        sa.event.remove(db.engine, "before_cursor_execute", on_execute)
+    statements = [statement.sql for statement in executed]
     user_lookups = [s for s in statements if "FROM users" in s]
     assert user_lookups and all("sites" not in s for s in user_lookups)
 
@@ -335,18 +329,9 @@ def test_dashboard_queries_do_not_grow_with_the_number_of_sites(app, client, mak
     login(user)
 
     def statements_for_dashboard() -> int:
-        count = 0
-
-        def on_execute(*args, **kwargs):
-            nonlocal count
-            count += 1
-
-        sa.event.listen(db.engine, "before_cursor_execute", on_execute)
-        try:
+        with recorded_statements() as executed:
             assert client.get("/customer/my-site").status_code == 200
-        finally:
-            sa.event.remove(db.engine, "before_cursor_execute", on_execute)
-        return count
+        return len(executed)
 
     def add_site(slug: str) -> None:
         site = make_site(user, slug)

@@ -8,6 +8,7 @@ import pytest
 import sqlalchemy as sa
 import time_machine
 from account_helpers import STRONG_PASSWORD, TEST_PASSWORD, errors_in, flashes_in, link_in
+from sql_support import recorded_statements
 
 from lavish.accounts import services
 from lavish.accounts.passwords import verify_password
@@ -245,18 +246,10 @@ def test_known_and_unknown_addresses_cost_the_same_work(app, make_user, redis_ur
     queue = Queue("default", connection=Redis.from_url(redis_url))
 
     def work_for(email: str) -> tuple[list[str], int]:
-        statements: list[str] = []
-
-        def on_execute(conn, cursor, statement, *args):
-            statements.append(" ".join(statement.split()[:4]))
-
         before = queue.count
-        sa.event.listen(db.engine, "before_cursor_execute", on_execute)
-        try:
+        with recorded_statements() as executed:
             assert client.post(path, data={"email": email}).status_code == 303
-        finally:
-            sa.event.remove(db.engine, "before_cursor_execute", on_execute)
-        return statements, queue.count - before
+        return [statement.head for statement in executed], queue.count - before
 
     known, unknown = work_for("owner@example.com"), work_for("nobody@example.com")
     assert known == unknown

@@ -13,7 +13,7 @@ MONTHS = ["January", "February", "March", "April", "May", "June", "July", "Augus
 
 
 @pytest.mark.parametrize("month", range(1, 13))
-def test_dates_read_in_english_whatever_the_locale(month):
+def test_every_month_reads_in_english(month):
     assert format_date(datetime(2026, month, 5, 7, 9, tzinfo=UTC)) == f"{MONTHS[month - 1]} 5, 2026"
 
 

@@ -116,7 +116,7 @@ def test_reconcile_command(app, tmp_path):
 
 
 def test_demo_is_idempotent_and_prints_the_login(app, monkeypatch, tmp_path):
-    monkeypatch.setenv("PORT", "5123")
+    monkeypatch.setitem(app.config, "PUBLIC_URL", "http://127.0.0.1:5123")
     monkeypatch.setattr(app, "instance_path", str(tmp_path))
     first = _run(app, "demo")
     assert first.exit_code == 0, first.output

@@ -7,6 +7,7 @@ import sqlite3
 import pytest
 import sqlalchemy as sa
 from flask import Flask
+from sql_support import recorded_statements
 
 from lavish.extensions import db
 from lavish.models import User
@@ -69,14 +70,7 @@ def test_the_dashboard_is_read_only(app, client, make_user, login):
     """The owner's dashboard runs its query in autocommit (no BEGIN/ROLLBACK round trips)."""
     login(make_user())
     db.session.remove()
-    levels: list[str] = []
-
-    def on_execute(conn, *args, **kwargs):
-        levels.append(conn.get_execution_options().get("isolation_level", "transaction"))
-
-    sa.event.listen(db.engine, "before_cursor_execute", on_execute)
-    try:
+    with recorded_statements() as executed:
         assert client.get("/customer/my-site").status_code == 200
-    finally:
-        sa.event.remove(db.engine, "before_cursor_execute", on_execute)
+    levels = [statement.isolation_level for statement in executed]
     assert levels == ["AUTOCOMMIT"]  # the user with the sites

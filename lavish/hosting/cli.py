@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import secrets
 from pathlib import Path
 
@@ -177,8 +176,7 @@ def demo_command() -> None:
     """Make sure the demo admin and the demo site exist (idempotent); print how to sign in."""
     email, password = ensure_demo_admin()
     state = ensure_demo_site()
-    port = os.environ.get("PORT") or "5000"
-    base = f"http://127.0.0.1:{port}"
+    base = current_app.config["PUBLIC_URL"]  # `make run` sets it to the port it serves on
     click.echo("")
     click.echo(f"  Lavish:        {base}/")
     click.echo(f"  Admin login:   {base}/customer/login")

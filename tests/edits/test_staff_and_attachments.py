@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
 from PIL import Image
 
@@ -60,8 +61,8 @@ def test_staff_queue_detail_and_actions(app, site, signed_in, admin, login, outb
     assert page.status_code == 200 and "Needs staff" in page.get_data(as_text=True)
 
     # Staff edit the home page in the browser: a new draft revision, then off to the owner.
-    home = (app.config["SITES_ROOT"] + "/live/la-plumbing-pros/index.html")
-    text = open(home).read()
+    home = Path(app.config["SITES_ROOT"]) / "live" / "la-plumbing-pros" / "index.html"
+    text = home.read_text()
     edited = text.replace("Plumbing problems fixed right", "Plumbing fixed right")
     saved = staff.post(f"/admin/edit-requests/{req.id}/files", data={"file:index.html": edited})
     assert saved.status_code == 303

@@ -2,18 +2,25 @@
 
 from lavish.models.audit import AuditEntry
 from lavish.models.billing import (
+    CURRENCIES,
+    ENDED_SUBSCRIPTION,
+    RUNNING_SUBSCRIPTION,
     Order,
     OrderStatus,
     Payment,
     Subscription,
     SubscriptionStatus,
     WebhookEvent,
+    WebhookState,
 )
 from lavish.models.outbox import EmailStatus, OutboxEmail
 from lavish.models.site import Site, SiteStatus, SiteVersion
 from lavish.models.user import Role, User, normalize_email
 
 __all__ = [
+    "CURRENCIES",
+    "ENDED_SUBSCRIPTION",
+    "RUNNING_SUBSCRIPTION",
     "AuditEntry",
     "EmailStatus",
     "Order",
@@ -28,5 +35,6 @@ __all__ = [
     "SubscriptionStatus",
     "User",
     "WebhookEvent",
+    "WebhookState",
     "normalize_email",
 ]

@@ -77,6 +77,11 @@ def _register_blueprints(app: Flask) -> None:
     from lavish.billing import bp as billing_bp
 
     app.register_blueprint(billing_bp)
+    from lavish.edits import admin_bp as edits_admin_bp
+    from lavish.edits import bp as edits_bp
+
+    app.register_blueprint(edits_bp)
+    app.register_blueprint(edits_admin_bp, url_prefix="/admin/edit-requests")
     # The hosted-sites catch-all (/<slug>/…) is registered last, after every portal route.
     from lavish.hosting import bp as hosting_bp
 

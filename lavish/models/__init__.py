@@ -13,6 +13,13 @@ from lavish.models.billing import (
     WebhookEvent,
     WebhookState,
 )
+from lavish.models.edits import (
+    AgentRun,
+    EditAttachment,
+    EditEvent,
+    EditRequest,
+    EditStatus,
+)
 from lavish.models.outbox import EmailStatus, OutboxEmail
 from lavish.models.site import Site, SiteStatus, SiteVersion
 from lavish.models.user import Role, User, normalize_email
@@ -21,7 +28,12 @@ __all__ = [
     "CURRENCIES",
     "ENDED_SUBSCRIPTION",
     "RUNNING_SUBSCRIPTION",
+    "AgentRun",
     "AuditEntry",
+    "EditAttachment",
+    "EditEvent",
+    "EditRequest",
+    "EditStatus",
     "EmailStatus",
     "Order",
     "OrderStatus",

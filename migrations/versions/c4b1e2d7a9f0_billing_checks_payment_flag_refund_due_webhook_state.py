@@ -1,7 +1,7 @@
 """billing: CHECK constraints, payments.flag and refund_due_at, webhook_events.state
 
 Revision ID: c4b1e2d7a9f0
-Revises: a6fbafa8520f
+Revises: e4d1c0a7b912
 Create Date: 2026-12-02 00:50:00.000000
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'c4b1e2d7a9f0'
-down_revision = 'a6fbafa8520f'
+down_revision = 'e4d1c0a7b912'
 branch_labels = None
 depends_on = None
 

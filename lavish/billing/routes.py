@@ -315,7 +315,7 @@ def recurrente_webhook():
     raw = request.stream.read(webhooks.MAX_BODY_BYTES + 1)
     outcome = webhooks.handle_delivery(raw, dict(request.headers), request.content_type)
     # The stored delivery, with its effects or (500) with its error: one commit either way.
-    db.session.commit()
+    transaction.keep_on_error()
     return {"result": outcome.message}, outcome.status
 
 
@@ -355,7 +355,7 @@ def sandbox_checkout_action(checkout_id: str, action: str):
         sandbox_provider.pay(checkout_id)
     else:
         sandbox_provider.decline(checkout_id)
-    db.session.commit()  # the webhooks it delivered, in one transaction
+    # The webhooks it delivered commit with this request, in one transaction.
     return see_other(record["success_url"])
 
 

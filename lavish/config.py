@@ -86,7 +86,37 @@ def from_environment(instance_path: Path) -> dict:
         "REMEMBER_COOKIE_SAMESITE": "Lax",
         "REMEMBER_COOKIE_SECURE": public_url.startswith("https://"),
         "REMEMBER_COOKIE_DURATION": timedelta(days=30),
+        # Argon2 parameters (an argon2.Parameters); None: argon2-cffi's defaults (RFC 9106 low
+        # memory). Deliberately not read from the environment: only tests lower it.
+        "ARGON2_PARAMETERS": None,
         "RATELIMIT_ENABLED": True,  # tests and benchmarks may turn the limits off
         "WTF_CSRF_TIME_LIMIT": None,
         "MAX_CONTENT_LENGTH": 64 * 1024 * 1024,
+        **_edit_request_settings(instance_path),
+    }
+
+
+def _edit_request_settings(instance_path: Path) -> dict:
+    """Edit requests (lavish.edits): limits, the drafting agent, previews."""
+    return {
+        "EDIT_REQUESTS_OPEN_MAX": _env_int("EDIT_REQUESTS_OPEN_MAX", 5),
+        "EDIT_REQUESTS_PER_MONTH": _env_int("EDIT_REQUESTS_PER_MONTH", 10),
+        "EDIT_REQUEST_SLA_HOURS": _env_int("EDIT_REQUEST_SLA_HOURS", 48),
+        "EDIT_ATTACHMENTS_DIR": os.environ.get("EDIT_ATTACHMENTS_DIR")
+        or str(instance_path / "edit-attachments"),
+        "EDIT_ATTACHMENT_MAX_BYTES": _env_int("EDIT_ATTACHMENT_MAX_BYTES", 5 * 1024 * 1024),
+        "EDIT_ATTACHMENT_MAX_PIXELS": _env_int("EDIT_ATTACHMENT_MAX_PIXELS", 40_000_000),
+        "PREVIEW_DAYS": _env_int("PREVIEW_DAYS", 30),
+        "EDIT_UNDO_DAYS": _env_int("EDIT_UNDO_DAYS", 30),
+        # rules (deterministic, no network) | openai | anthropic | off (everything to staff)
+        "EDIT_AGENT": os.environ.get("EDIT_AGENT") or "rules",
+        "EDIT_AGENT_URL": os.environ.get("EDIT_AGENT_URL") or None,
+        "EDIT_AGENT_API_KEY": os.environ.get("EDIT_AGENT_API_KEY") or None,
+        "EDIT_AGENT_MODEL": os.environ.get("EDIT_AGENT_MODEL") or "",
+        "EDIT_AGENT_RETRIES": _env_int("EDIT_AGENT_RETRIES", 2),
+        "EDIT_AGENT_TIMEOUT": _env_int("EDIT_AGENT_TIMEOUT", 120),
+        "EDIT_AGENT_MAX_CONTEXT_BYTES": _env_int("EDIT_AGENT_MAX_CONTEXT_BYTES", 60_000),
+        # A draft's text files: per file and in total (what an edit may add).
+        "EDIT_MAX_FILE_BYTES": _env_int("EDIT_MAX_FILE_BYTES", 1024 * 1024),
+        "EDIT_MAX_DRAFT_BYTES": _env_int("EDIT_MAX_DRAFT_BYTES", 8 * 1024 * 1024),
     }

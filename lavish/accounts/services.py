@@ -251,7 +251,7 @@ def site_versions(user: User) -> list[tuple[Site, list[SiteVersion]]]:
         return []
     versions = db.session.scalars(
         sa.select(SiteVersion)
-        .where(SiteVersion.site_id.in_([s.id for s in sites]))
+        .where(SiteVersion.site_id.in_([s.id for s in sites]), SiteVersion.draft.is_(False))
         .order_by(SiteVersion.site_id, SiteVersion.number.desc())
     ).all()
     by_site: dict[int, list[SiteVersion]] = {s.id: [] for s in sites}

@@ -248,3 +248,19 @@ def test_rollback_and_deleting_a_version_never_break_another(client, app, active
     assert (root / "3/htdocs/index.html").stat().st_ino == (
         root / "2/htdocs/index.html"
     ).stat().st_ino
+
+
+def test_a_draft_made_from_a_compressed_version_gets_fresh_siblings(app, active):
+    """Edit requests copy a version's files into a draft: never our compressed copies (the
+    publisher would refuse them as look-alikes, and they would be stale)."""
+    from lavish.edits import drafts
+
+    base = db.session.scalar(sa.select(SiteVersion).filter_by(site_id=active.id, number=1))
+    page = PAGE.replace(b"Pipes!", b"Drains!")
+    draft = drafts.store_draft(active, base, {"index.html": page}, note="edit")
+    htdocs = sites_root(app) / f"versions/acme/{draft.number}/htdocs"
+    assert brotli.decompress((htdocs / "index.html.br").read_bytes()) == page
+    assert "index.html.br" not in drafts.list_files(htdocs)
+    assert (htdocs / "assets/big.css.br").stat().st_ino == (
+        sites_root(app) / "versions/acme/1/htdocs/assets/big.css.br"
+    ).stat().st_ino

@@ -36,6 +36,20 @@ def load_secret_key(instance_path: Path) -> str:
     return key
 
 
+def engine_options(config: dict) -> dict:
+    """SQLALCHEMY_ENGINE_OPTIONS with the connect timeout for PostgreSQL (unless the URL or the
+    options already set one)."""
+    import sqlalchemy as sa
+
+    options = dict(config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
+    url = sa.make_url(config["SQLALCHEMY_DATABASE_URI"])
+    if url.get_backend_name() == "postgresql" and "connect_timeout" not in url.query:
+        connect_args = dict(options.get("connect_args") or {})
+        connect_args.setdefault("connect_timeout", config["DATABASE_CONNECT_TIMEOUT"])
+        options["connect_args"] = connect_args
+    return options
+
+
 def from_environment(instance_path: Path) -> dict:
     """The whole configuration as a mapping; create_app() overlays its `config` argument."""
     database_url = os.environ.get("DATABASE_URL") or f"sqlite:///{instance_path / 'lavish.db'}"
@@ -48,6 +62,9 @@ def from_environment(instance_path: Path) -> dict:
         # No pool_pre_ping: lavish.connections drops connections the server closed, without
         # a round trip per request.
         "SQLALCHEMY_ENGINE_OPTIONS": {},
+        # Seconds to wait for a new PostgreSQL connection (libpq waits forever by default): an
+        # unreachable database is a quick 503 and a failing /healthz, not hung workers.
+        "DATABASE_CONNECT_TIMEOUT": _env_int("DATABASE_CONNECT_TIMEOUT", 5),
         "REDIS_URL": os.environ.get("REDIS_URL") or None,
         "PUBLIC_URL": public_url,
         "SITES_ROOT": os.environ.get("SITES_ROOT") or str(PROJECT_ROOT / "hosted"),

@@ -20,6 +20,15 @@ def sync_hosted_sites() -> int:
     return reconcile()["switched"]
 
 
+@with_app_context
+def clean_hosting_tmp() -> int:
+    """Remove work folders killed uploads and publishes left in SITES_ROOT/tmp."""
+    from lavish.hosting.layout import sites_root
+    from lavish.hosting.publisher import clean_tmp
+
+    return clean_tmp(sites_root())
+
+
 def _billing_sweep(name: str):
     @with_app_context
     def sweep() -> int:
@@ -39,6 +48,7 @@ suspend_unsubscribed = _billing_sweep("suspend_unsubscribed")
 remind_activate_hosting = _billing_sweep("remind_activate_hosting")
 remind_renewals = _billing_sweep("remind_renewals")
 
+
 @with_app_context
 def edit_requests() -> int:
     from jobs.edits import edit_request_sweep
@@ -56,6 +66,7 @@ SWEEPS = {
     "billing_suspend_unsubscribed": suspend_unsubscribed,
     "billing_remind_renewals": remind_renewals,
     "sync_hosted_sites": sync_hosted_sites,
+    "clean_hosting_tmp": clean_hosting_tmp,
     "edit_requests": edit_requests,
 }
 

@@ -48,163 +48,19 @@ IMAGE_WORDS = {"logo": ("logo",), "hero": ("hero", "banner", "header image", "co
 
 # Words a structured request may contain besides its values; any other word means the owner
 # asks for something more, which the rules do not do: staff then.
-FILLER = set(
-    [
-        "a",
-        "about",
-        "all",
-        "also",
-        "an",
-        "and",
-        "any",
-        "are",
-        "as",
-        "at",
-        "be",
-        "because",
-        "been",
-        "business",
-        "by",
-        "call",
-        "called",
-        "can",
-        "change",
-        "changed",
-        "changes",
-        "company",
-        "contact",
-        "could",
-        "correct",
-        "current",
-        "currently",
-        "day",
-        "days",
-        "do",
-        "e-mail",
-        "email",
-        "everywhere",
-        "for",
-        "from",
-        "going",
-        "has",
-        "have",
-        "hello",
-        "here",
-        "hey",
-        "hi",
-        "hours",
-        "i",
-        "image",
-        "in",
-        "instead",
-        "is",
-        "it",
-        "its",
-        "it's",
-        "just",
-        "let",
-        "like",
-        "location",
-        "mail",
-        "main",
-        "make",
-        "moved",
-        "my",
-        "name",
-        "named",
-        "needs",
-        "new",
-        "now",
-        "number",
-        "of",
-        "office",
-        "on",
-        "open",
-        "opening",
-        "our",
-        "ours",
-        "phone",
-        "photo",
-        "picture",
-        "please",
-        "put",
-        "read",
-        "reads",
-        "rename",
-        "renamed",
-        "replace",
-        "same",
-        "say",
-        "says",
-        "set",
-        "should",
-        "site",
-        "so",
-        "street",
-        "switched",
-        "telephone",
-        "thank",
-        "thanks",
-        "that",
-        "the",
-        "their",
-        "there",
-        "this",
-        "to",
-        "update",
-        "updated",
-        "us",
-        "use",
-        "using",
-        "want",
-        "we",
-        "website",
-        "were",
-        "will",
-        "with",
-        "would",
-        "you",
-        "your",
-        "address",
-        "addresses",
-        "attached",
-        "attachment",
-        "cell",
-        "mobile",
-        "tel",
-        "new,",
-        "logo",
-        "hero",
-        "banner",
-        "cover",
-        "header",
-        "img",
-        "pic",
-        "above",
-        "below",
-        "one",
-        "team",
-        "page",
-        "pages",
-        "show",
-        "shows",
-        "listed",
-        "shown",
-        "numbers",
-        "emails",
-        "correct",
-        "correction",
-        "old",
-        "wrong",
-        "instead.",
-        "into",
-        "by,",
-        "with:",
-        "is:",
-        "to:",
-        "now:",
-    ]
-)
+_FILLER_WORDS = """
+    a about above address addresses all also an and any are as at attached attachment banner be
+    because been below business by call called can cell change changed changes company contact
+    correct correction could cover current currently day days do e-mail email emails everywhere
+    for from going has have header hello here hero hey hi hours i image img in instead into is
+    it it's its just let like listed location logo mail main make mobile moved my name named
+    needs new now number numbers of office old on one open opening our ours page pages phone
+    photo pic picture please put read reads rename renamed replace same say says set should
+    show shown shows site so street swap swapped switched team tel telephone thank thanks that
+    the their there this to update updated us use using want we website were will with would
+    wrong you your
+"""
+FILLER = frozenset(_FILLER_WORDS.split())
 
 
 @dataclass
@@ -242,7 +98,8 @@ def _escape(text: str) -> str:
 
 
 def _is_html(path: str) -> bool:
-    return path.lower().endswith((".html", ".htm"))
+    """Markup whose text is escaped (SVG titles and texts are shown too)."""
+    return path.lower().endswith((".html", ".htm", ".svg"))
 
 
 _TOKEN_RE = re.compile(
@@ -347,7 +204,10 @@ def _plan(request: AgentRequest) -> _Plan:
     # 3. phone
     phones = [m for m in PHONE_RE.finditer(text) if not _inside(m.span(), consumed)]
     if phones:
-        if not re.search(r"\b(phone|number|call|telephone|tel|cell|mobile)\b", lowered):
+        # "change <old> to <new>" names the phone by its old number; one number needs the word.
+        if len(phones) == 1 and not re.search(
+            r"\b(phone|number|call|telephone|tel|cell|mobile)\b", lowered
+        ):
             raise Unsure("A phone number, but the request does not say it is the phone.")
         _phone(request, phones, edits, notes)
         for match in phones:

@@ -62,7 +62,7 @@ def render_config(
             f"    location ^~ /{word}/ {{ proxy_pass http://lavish_app; }}\n"
             f"    location = /{word} {{ proxy_pass http://lavish_app; }}"
             for word in sorted(RESERVED_SLUGS)
-            if word != "static"  # served from disk below
+            if word not in ("static", "preview")  # served from disk below
         ),
     }
     for name, value in values.items():

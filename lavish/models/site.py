@@ -9,7 +9,7 @@ from sqlalchemy.orm import Mapped, column_property, mapped_column, relationship
 
 from lavish.clock import utcnow
 from lavish.extensions import db
-from lavish.models.base import TimestampMixin
+from lavish.models.base import TimestampMixin, one_of
 from lavish.models.types import UTCDateTime
 
 if TYPE_CHECKING:
@@ -25,6 +25,7 @@ class SiteStatus(StrEnum):
 
 class Site(TimestampMixin, db.Model):
     __tablename__ = "sites"
+    __table_args__ = (sa.CheckConstraint(one_of("status", SiteStatus), name="status"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     slug: Mapped[str] = mapped_column(sa.String(63), unique=True, nullable=False)
@@ -67,7 +68,11 @@ class SiteVersion(db.Model):
     """An immutable published snapshot of a site, stored on disk under SITES_ROOT."""
 
     __tablename__ = "site_versions"
-    __table_args__ = (sa.UniqueConstraint("site_id", "number"),)
+    __table_args__ = (
+        sa.UniqueConstraint("site_id", "number"),
+        sa.CheckConstraint("number >= 1", name="number"),
+        sa.CheckConstraint("file_count >= 0 AND total_bytes >= 0", name="sizes"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     site_id: Mapped[int] = mapped_column(sa.ForeignKey("sites.id"), nullable=False)

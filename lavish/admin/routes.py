@@ -10,7 +10,7 @@ from flask_login import current_user
 from jinja2_fragments.flask import render_block
 
 from lavish import audit as audit_log
-from lavish.admin import bp, charts, forms, queries
+from lavish.admin import bp, charts, forms, queries, uploads
 from lavish.extensions import db, htmx, login_manager
 from lavish.htmx import is_fragment_request
 from lavish.models import (
@@ -223,14 +223,12 @@ def site_context(site: Site) -> dict[str, Any]:
 
 @bp.get("/sites/<int:site_id>")
 def site_detail(site_id: int):
-    from lavish.admin.actions import upload_limits
-
     site = db.get_or_404(Site, site_id)
     return render_template(
         "admin/site.html",
         **site_context(site),
         forms=forms.site_forms(site),
-        limits=upload_limits(),
+        limits=uploads.upload_limits(),
     )
 
 

@@ -2,7 +2,6 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, column_property, mapped_column, relationship
@@ -11,9 +10,6 @@ from lavish.clock import utcnow
 from lavish.extensions import db
 from lavish.models.base import TimestampMixin, one_of
 from lavish.models.types import UTCDateTime
-
-if TYPE_CHECKING:
-    from lavish.models.billing import Subscription
 
 
 class SiteStatus(StrEnum):
@@ -56,7 +52,8 @@ class Site(TimestampMixin, db.Model):
     )
     # Read-only view, newest first, for pages that show a site with its hosting history in one
     # query (eager-loaded there); subscriptions are created and changed through billing.
-    subscriptions: Mapped[list[Subscription]] = relationship(
+    # By name ("Subscription"): lavish.models.billing imports this module, not the reverse.
+    subscriptions: Mapped[list[Subscription]] = relationship(  # noqa: F821
         "Subscription", order_by="Subscription.id.desc()", viewonly=True
     )
 
@@ -83,9 +80,7 @@ class SiteVersion(db.Model):
     created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, nullable=False)
     # An edit request's draft (lavish.edits): never live until approved, not in the history.
-    draft: Mapped[bool] = mapped_column(
-        nullable=False, default=False, server_default=sa.false()
-    )
+    draft: Mapped[bool] = mapped_column(nullable=False, default=False, server_default=sa.false())
 
     site: Mapped[Site] = relationship(back_populates="versions", foreign_keys=[site_id])
 

@@ -52,6 +52,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from lavish import ratelimit
 
     ratelimit.init_app(app)
+    from lavish import security
+
+    security.init_app(app)
     _register_blueprints(app)
     _register_error_pages(app)
     _register_template_helpers(app)
@@ -131,8 +134,16 @@ def _register_error_pages(app: Flask) -> None:
 
 
 def _register_template_helpers(app: Flask) -> None:
-    from lavish.formatting import format_date, format_datetime, format_money
+    from lavish.formatting import (
+        format_date,
+        format_datetime,
+        format_money,
+        format_size,
+        possessive,
+    )
 
     app.jinja_env.filters["money"] = format_money
     app.jinja_env.filters["date"] = format_date
     app.jinja_env.filters["datetime"] = format_datetime
+    app.jinja_env.filters["filesize"] = format_size
+    app.jinja_env.filters["possessive"] = possessive

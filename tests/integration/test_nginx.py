@@ -38,6 +38,8 @@ KEY_HEADERS = (
     "cache-control",
     "x-robots-tag",
     "location",
+    "x-content-type-options",
+    "referrer-policy",
 )
 SECRET = b"TOP-SECRET-OUTSIDE-THE-SITE"
 
@@ -273,3 +275,10 @@ def test_portal_paths_reach_the_app(servers, path, status):
         assert proxied[0] == status, (direct[1], proxied[1])
     if path == "/static/app.css":
         assert proxied[2] == direct[2]
+    # Security headers: the app's on what it answers (once, not doubled by Nginx), Nginx's on
+    # the static files it serves itself.
+    assert proxied[1]["x-content-type-options"] == "nosniff", proxied[1]
+    assert proxied[1]["referrer-policy"] == "strict-origin-when-cross-origin"
+    if path == "/customer/login":
+        assert proxied[1]["x-frame-options"] == "DENY"
+        assert "frame-ancestors 'none'" in proxied[1]["content-security-policy"]

@@ -5,7 +5,8 @@ portal only (no inline code, no eval: htmx's eval features are off in base.html)
 the portal and the hosted sites' host, and no page of the portal may be framed anywhere.
 Hosted sites are customers' own pages: they get only headers that cannot break them (nosniff, a
 referrer policy) and stay frameable (the offer page and the console show them in frames).
-A view that needs another policy (the staff's mail preview) sets its own headers first.
+A view that needs another policy (the staff's mail preview, an edit request's draft, both shown
+in frames) sets its own Content-Security-Policy, and with it decides about framing.
 """
 
 from __future__ import annotations
@@ -54,7 +55,8 @@ def init_app(app: Flask) -> None:
         headers.setdefault("Referrer-Policy", REFERRER_POLICY)
         if request.blueprint == "hosting":
             return response  # customers' sites: nothing that could break them
-        headers.setdefault("Content-Security-Policy", policy)
-        # For browsers without frame-ancestors; a view allowing same-origin frames says so.
-        headers.setdefault("X-Frame-Options", "DENY")
+        if "Content-Security-Policy" in headers:
+            return response  # the view's own policy (a mail preview, a draft) decides framing
+        headers["Content-Security-Policy"] = policy
+        headers.setdefault("X-Frame-Options", "DENY")  # for browsers without frame-ancestors
         return response

@@ -78,3 +78,15 @@ def test_possessive_and_sizes():
     assert format_size(1) == "1 byte" and format_size(812) == "812 bytes"
     assert format_size(36_222) == "35.4 KB"
     assert format_size(5 * 1024 * 1024 + 1) == "5.0 MB"
+
+
+def test_a_view_with_its_own_policy_decides_about_framing(app_config):
+    app = create_app(app_config)
+
+    @app.get("/framed-draft")
+    def framed_draft():
+        return "draft", {"Content-Security-Policy": "sandbox allow-popups"}
+
+    headers = app.test_client().get("/framed-draft").headers
+    assert headers["Content-Security-Policy"] == "sandbox allow-popups"
+    assert "X-Frame-Options" not in headers and headers["X-Content-Type-Options"] == "nosniff"

@@ -1,5 +1,6 @@
 from flask import current_app, render_template, send_from_directory
 
+from lavish import health
 from lavish.main import bp
 
 
@@ -16,4 +17,6 @@ def favicon():
 
 @bp.get("/healthz")
 def healthz():
-    return {"ok": True}
+    """200 when the database (and Redis, when configured) answer; 503 naming what is down."""
+    healthy, checks = health.status()
+    return {"ok": healthy, **checks}, 200 if healthy else 503, {"Cache-Control": "no-store"}

@@ -9,12 +9,24 @@ from lavish.models.billing import (
     SubscriptionStatus,
     WebhookEvent,
 )
+from lavish.models.edits import (
+    AgentRun,
+    EditAttachment,
+    EditEvent,
+    EditRequest,
+    EditStatus,
+)
 from lavish.models.outbox import EmailStatus, OutboxEmail
 from lavish.models.site import Site, SiteStatus, SiteVersion
 from lavish.models.user import Role, User, normalize_email
 
 __all__ = [
+    "AgentRun",
     "AuditEntry",
+    "EditAttachment",
+    "EditEvent",
+    "EditRequest",
+    "EditStatus",
     "EmailStatus",
     "Order",
     "OrderStatus",

@@ -20,6 +20,15 @@ def sync_hosted_sites() -> int:
     return reconcile()["switched"]
 
 
+@with_app_context
+def clean_hosting_tmp() -> int:
+    """Remove work folders killed uploads and publishes left in SITES_ROOT/tmp."""
+    from lavish.hosting.layout import sites_root
+    from lavish.hosting.publisher import clean_tmp
+
+    return clean_tmp(sites_root())
+
+
 def _billing_sweep(name: str):
     @with_app_context
     def sweep() -> int:
@@ -38,6 +47,8 @@ suspend_after_cancel_grace = _billing_sweep("suspend_after_cancel_grace")
 suspend_unsubscribed = _billing_sweep("suspend_unsubscribed")
 remind_activate_hosting = _billing_sweep("remind_activate_hosting")
 remind_renewals = _billing_sweep("remind_renewals")
+requeue_due_refunds = _billing_sweep("requeue_due_refunds")
+
 
 @with_app_context
 def edit_requests() -> int:
@@ -55,7 +66,9 @@ SWEEPS = {
     "billing_remind_activate_hosting": remind_activate_hosting,
     "billing_suspend_unsubscribed": suspend_unsubscribed,
     "billing_remind_renewals": remind_renewals,
+    "billing_requeue_due_refunds": requeue_due_refunds,
     "sync_hosted_sites": sync_hosted_sites,
+    "clean_hosting_tmp": clean_hosting_tmp,
     "edit_requests": edit_requests,
 }
 

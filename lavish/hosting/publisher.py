@@ -24,6 +24,7 @@ from typing import BinaryIO
 
 from flask import current_app
 
+from lavish.hosting.compression import is_sibling, siblings_of, write_siblings
 from lavish.hosting.layout import (
     HTDOCS,
     NOINDEX_MARKER,
@@ -37,11 +38,16 @@ from lavish.hosting.layout import (
     variants_dir,
     version_dir,
 )
+from lavish.hosting.serving import compressible
 
 MAX_NAME_BYTES = 255
 MAX_PATH_BYTES = 1024
 MAX_DEPTH = 16
 HTML_SUFFIXES = (".html", ".htm")
+# Work folders in tmp/ (an upload being extracted, a version being staged) live as long as one
+# request or job, which time out in minutes (gunicorn 30 s, RQ 10 min): an older one was left
+# by a killed process.
+TMP_MAX_AGE_SECONDS = 3600
 # Old variants are kept this long after they stop being live, so a request that read the pointer
 # just before a switch still finds its files.
 VARIANT_GRACE_SECONDS = 300
@@ -134,6 +140,11 @@ def check_folder(folder: Path, limits: Limits | None = None) -> Manifest:
                 )
             if stat.S_ISDIR(info.st_mode):
                 dirs.append(rel)
+                if len(files) + len(dirs) > limits.max_files:
+                    raise PublishError(
+                        f"{rel}: the site has more than {limits.max_files} files and folders, "
+                        "the most allowed."
+                    )
                 continue
             if not stat.S_ISREG(info.st_mode):
                 raise PublishError(f"{rel}: is not a regular file.")
@@ -144,15 +155,24 @@ def check_folder(folder: Path, limits: Limits | None = None) -> Manifest:
                 )
             total += info.st_size
             files.append((rel, info.st_size))
-            if len(files) > limits.max_files:
+            if len(files) + len(dirs) > limits.max_files:
                 raise PublishError(
-                    f"{rel}: the site has more than {limits.max_files} files, the most allowed."
+                    f"{rel}: the site has more than {limits.max_files} files and folders, "
+                    "the most allowed."
                 )
             if total > limits.max_total_bytes:
                 raise PublishError(
                     f"{rel}: the site is larger than the {_mb(limits.max_total_bytes)} allowed "
                     "in total."
                 )
+    names = {rel for rel, _ in files} | set(dirs)
+    for rel, _ in files:
+        if is_sibling(rel, names):
+            raise PublishError(
+                f"{rel}: Lavish serves “<file>.gz” and “<file>.br” as the compressed copies of "
+                f"“<file>” it makes itself, so this file cannot sit beside "
+                f"{rel.rsplit('.', 1)[0]}; rename one of them."
+            )
     if not os.path.isfile(os.path.join(folder, "index.html")) or os.path.islink(
         os.path.join(folder, "index.html")
     ):
@@ -187,6 +207,29 @@ def _temp_dir(root: Path) -> Iterator[Path]:
         shutil.rmtree(path, ignore_errors=True)
 
 
+def clean_tmp(root: Path, max_age: float = TMP_MAX_AGE_SECONDS) -> int:
+    """Remove what killed processes left in tmp/ (older than `max_age` seconds); returns how
+    many entries went. A refused or failed upload cleans its own folder (`finally`); a process
+    killed mid-way (a worker timeout, kill -9, a reboot) cannot, and this sweep does."""
+    folder = tmp_dir(root)
+    if not folder.is_dir():
+        return 0
+    cutoff = time.time() - max_age
+    removed = 0
+    for entry in folder.iterdir():
+        try:
+            if entry.lstat().st_mtime > cutoff:
+                continue
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry)
+            else:
+                entry.unlink()
+        except FileNotFoundError:  # another sweep took it
+            continue
+        removed += 1
+    return removed
+
+
 def _render(template: str, **context: object) -> str:
     """Render a state page without the request's context processors: this runs in the
     after-commit hook, where loading `current_user` would touch a committed session."""
@@ -197,10 +240,69 @@ def _not_found_page(noindex: bool) -> bytes:
     return _render("hosting/not_found.html", noindex=noindex).encode()
 
 
+def previous_version(root: Path, slug: str, number: int) -> Path | None:
+    """The newest version of the site below `number` still on disk (what a new version shares
+    its unchanged files with)."""
+    folder = root / "versions" / slug
+    try:
+        numbers = [int(e.name) for e in os.scandir(folder) if e.name.isdigit()]
+    except FileNotFoundError:
+        return None
+    for candidate in sorted((n for n in numbers if n < number), reverse=True):
+        path = version_dir(root, slug, candidate)
+        if (path / HTDOCS).is_dir():
+            return path
+    return None
+
+
+def _same_file(new: Path, old_info: os.stat_result, old: Path) -> bool:
+    """Whether `old` (a regular file) has exactly the bytes of `new`."""
+    if old_info.st_size != new.stat().st_size:
+        return False
+    with open(new, "rb") as a, open(old, "rb") as b:
+        while chunk := a.read(1024 * 1024):
+            if chunk != b.read(len(chunk)):
+                return False
+    return True
+
+
+def _settle(path: Path, previous: Path | None) -> None:
+    """Finish one freshly written file. When the previous version holds the same bytes at the
+    same place, hard-link that file and its compressed siblings instead: disk grows only with
+    what changed, and ETag/Last-Modified stay the same, so returning visitors get 304s.
+    Otherwise write its compressed siblings."""
+    old_info = None
+    if previous is not None:
+        try:
+            old_info = os.lstat(previous)
+        except OSError:
+            old_info = None
+        if old_info is not None and not stat.S_ISREG(old_info.st_mode):
+            old_info = None
+    if old_info is not None and _same_file(path, old_info, previous):
+        temp = path.with_name(f".{path.name}.link")
+        os.link(previous, temp)
+        os.replace(temp, path)
+        old_siblings = [s for s in siblings_of(previous) if s.is_file()]
+        for sibling in old_siblings:
+            os.link(sibling, path.with_name(sibling.name))
+        if old_siblings or not compressible(path.name):
+            return
+    elif old_info is not None and int(path.stat().st_mtime) <= int(old_info.st_mtime):
+        # Changed within the same second as the previous version's copy: its validators
+        # (second-resolution mtime and size, Nginx's format) must differ all the same.
+        later = int(old_info.st_mtime) + 1
+        os.utime(path, (later, later))
+    if compressible(path.name):
+        write_siblings(path)
+
+
 def store_version(root: Path, slug: str, number: int, folder: Path, manifest: Manifest) -> Path:
-    """Copy a checked folder into versions/<slug>/<number>/ (via a temp dir and one rename)."""
+    """Copy a checked folder into versions/<slug>/<number>/ (via a temp dir and one rename),
+    with compressed siblings, sharing unchanged files with the previous version."""
     limits = Limits.from_config()
     target = version_dir(root, slug, number)
+    previous = previous_version(root, slug, number)
     with _temp_dir(root) as work:
         staged = work / "version"
         htdocs = staged / HTDOCS
@@ -209,11 +311,15 @@ def store_version(root: Path, slug: str, number: int, folder: Path, manifest: Ma
             (htdocs / rel).mkdir(parents=True, exist_ok=True)
         for rel, size in manifest.files:
             _copy_checked(os.path.join(folder, rel), str(htdocs / rel), size, limits)
+            _settle(htdocs / rel, previous / HTDOCS / rel if previous else None)
         own_404 = htdocs / NOT_FOUND_PAGE
         if own_404.is_file():
-            os.link(own_404, staged / NOT_FOUND_PAGE)
+            _link_with_siblings(own_404, staged / NOT_FOUND_PAGE)
         else:
-            (staged / NOT_FOUND_PAGE).write_bytes(_not_found_page(noindex=False))
+            page = staged / NOT_FOUND_PAGE
+            page.write_bytes(_not_found_page(noindex=False))
+            page.chmod(0o644)
+            _settle(page, previous / NOT_FOUND_PAGE if previous else None)
         for path in [staged, *staged.rglob("*")]:
             if path.is_dir():
                 path.chmod(0o755)
@@ -231,9 +337,10 @@ def store_version(root: Path, slug: str, number: int, folder: Path, manifest: Ma
 def extract_zip(archive: str | Path | BinaryIO, dest: Path, limits: Limits | None = None) -> Path:
     """Check and extract a zip into `dest` (an empty folder); return the folder to publish.
 
-    Refuses absolute paths, "..", backslashes, symlinks and anything over the limits, checking
-    the real sizes while inflating (a zip's declared sizes can lie). A zip holding one top-level
-    folder with the site inside is unwrapped.
+    Everything that can be checked from the zip's directory is checked before anything is
+    written (`plan_zip`); then the real sizes are checked while inflating (a zip's declared
+    sizes can lie). A zip holding one top-level folder with the site inside is unwrapped. The
+    caller removes `dest` whatever happens (a temp folder; `clean_tmp` for a killed process).
     """
     limits = limits or Limits.from_config()
     dest = Path(dest)
@@ -242,46 +349,24 @@ def extract_zip(archive: str | Path | BinaryIO, dest: Path, limits: Limits | Non
     except (zipfile.BadZipFile, OSError) as exc:
         raise PublishError(f"The upload is not a readable zip archive ({exc}).") from exc
     with zf:
-        members = zf.infolist()
-        file_members = [m for m in members if not m.is_dir()]
-        if len(file_members) > limits.max_files:
-            raise PublishError(
-                f"The archive has {len(file_members)} files; at most {limits.max_files} allowed."
-            )
+        folders, files = plan_zip(zf.infolist(), limits)
+        for rel in folders:
+            (dest / rel).mkdir(parents=True, exist_ok=True)
         total = 0
-        for member in members:
-            name = member.filename
-            mode = member.external_attr >> 16
-            if stat.S_ISLNK(mode):
-                raise PublishError(f"{name}: is a symbolic link; links are not published.")
-            if member.flag_bits & 0x1:
-                raise PublishError(f"{name}: is encrypted.")
-            rel = name.rstrip("/") if member.is_dir() else name
-            if problem := name_problem(rel):
-                raise PublishError(f"{name}: {problem}.")
-            if member.is_dir():
-                (dest / rel).mkdir(parents=True, exist_ok=True)
-                continue
-            if member.file_size > limits.max_file_bytes:
-                raise PublishError(
-                    f"{name}: is {_mb(member.file_size)}, larger than the "
-                    f"{_mb(limits.max_file_bytes)} allowed per file."
-                )
-            target = dest / rel
-            target.parent.mkdir(parents=True, exist_ok=True)
+        for member, rel in files:
             written = 0
-            with zf.open(member) as source, open(target, "xb") as out:
+            with zf.open(member) as source, open(dest / rel, "xb") as out:
                 while chunk := source.read(1024 * 1024):
                     written += len(chunk)
                     total += len(chunk)
                     if written > limits.max_file_bytes:
                         raise PublishError(
-                            f"{name}: inflates beyond the {_mb(limits.max_file_bytes)} "
-                            "allowed per file."
+                            f"{member.filename}: inflates beyond the "
+                            f"{_mb(limits.max_file_bytes)} allowed per file."
                         )
                     if total > limits.max_total_bytes:
                         raise PublishError(
-                            f"{name}: the archive inflates beyond the "
+                            f"{member.filename}: the archive inflates beyond the "
                             f"{_mb(limits.max_total_bytes)} allowed in total."
                         )
                     out.write(chunk)
@@ -289,6 +374,58 @@ def extract_zip(archive: str | Path | BinaryIO, dest: Path, limits: Limits | Non
     if not (dest / "index.html").exists() and len(entries) == 1 and entries[0].is_dir():
         return entries[0]
     return dest
+
+
+def plan_zip(
+    members: list[zipfile.ZipInfo], limits: Limits
+) -> tuple[list[str], list[tuple[zipfile.ZipInfo, str]]]:
+    """The folders to create and the (member, path) files to write, or PublishError naming the
+    first entry that cannot be published. Every entry counts against `max_files`, folders too
+    (listed or implied by a file's path), so an archive of empty folders is refused like one of
+    empty files; a path listed twice, or as both a file and a folder, is refused."""
+    if len(members) > limits.max_files:
+        raise PublishError(
+            f"The archive has {len(members):,} entries (files and folders); at most "
+            f"{limits.max_files:,} allowed."
+        )
+    kinds: dict[str, str] = {}  # path -> "file" | "folder"
+    files: list[tuple[zipfile.ZipInfo, str]] = []
+    for member in members:
+        name = member.filename
+        if stat.S_ISLNK(member.external_attr >> 16):
+            raise PublishError(f"{name}: is a symbolic link; links are not published.")
+        if member.flag_bits & 0x1:
+            raise PublishError(f"{name}: is encrypted.")
+        rel = name.rstrip("/") if member.is_dir() else name
+        if problem := name_problem(rel):
+            raise PublishError(f"{name}: {problem}.")
+        parts = rel.split("/")
+        for depth in range(1, len(parts)):
+            parent = "/".join(parts[:depth])
+            if kinds.setdefault(parent, "folder") == "file":
+                raise PublishError(f"{parent}: is both a file and a folder in the zip.")
+        kind = "folder" if member.is_dir() else "file"
+        seen = kinds.get(rel)
+        if seen is not None and seen != kind:
+            raise PublishError(f"{rel}: is both a file and a folder in the zip.")
+        if seen == "file":
+            raise PublishError(f"{rel}: is in the zip twice.")
+        kinds[rel] = kind
+        if kind == "folder":
+            continue
+        if member.file_size > limits.max_file_bytes:
+            raise PublishError(
+                f"{name}: is {_mb(member.file_size)}, larger than the "
+                f"{_mb(limits.max_file_bytes)} allowed per file."
+            )
+        files.append((member, rel))
+    if len(kinds) > limits.max_files:
+        raise PublishError(
+            f"The archive has {len(kinds):,} files and folders; at most {limits.max_files:,} "
+            "allowed."
+        )
+    folders = sorted(path for path, kind in kinds.items() if kind == "folder")
+    return folders, files
 
 
 # --- state variants and the live pointer ---------------------------------------------------
@@ -355,6 +492,21 @@ def _link_or_copy(src: Path, dst: Path) -> None:
         shutil.copy2(src, dst)
 
 
+def _link_with_siblings(src: Path, dst: Path) -> None:
+    _link_or_copy(src, dst)
+    for sibling in siblings_of(src):
+        if sibling.is_file():
+            _link_or_copy(sibling, dst.with_name(sibling.name))
+
+
+def _write_page(path: Path, body: bytes) -> None:
+    """A page we render (preview HTML, state pages), with its compressed siblings."""
+    path.write_bytes(body)
+    path.chmod(0o644)
+    if compressible(path.name):
+        write_siblings(path, body)
+
+
 def _preview_name(state: SiteState) -> str:
     head, bar = _preview_snippets(state)
     return f"{state.version_number}-preview-{_key(head, bar, _not_found_page(True))}"
@@ -367,19 +519,23 @@ def _render_preview(root: Path, state: SiteState, staged: Path) -> None:
     for current, _dirnames, filenames in os.walk(source / HTDOCS):
         rel_dir = Path(current).relative_to(source / HTDOCS)
         (htdocs / rel_dir).mkdir(parents=True, exist_ok=True)
+        names = frozenset(filenames)
         for filename in filenames:
             src = Path(current) / filename
             dst = htdocs / rel_dir / filename
             if filename.lower().endswith(HTML_SUFFIXES):
-                dst.write_bytes(inject_preview(src.read_bytes(), head, bar))
-                dst.chmod(0o644)
+                _write_page(dst, inject_preview(src.read_bytes(), head, bar))
+            elif is_sibling(filename, names):
+                # A compressed copy: the HTML's are made anew above, the others linked below.
+                if not filename.lower().rsplit(".", 1)[0].endswith(HTML_SUFFIXES):
+                    _link_or_copy(src, dst)
             else:
                 _link_or_copy(src, dst)
     own_404 = htdocs / NOT_FOUND_PAGE
     if own_404.is_file():
-        os.link(own_404, staged / NOT_FOUND_PAGE)
+        _link_with_siblings(own_404, staged / NOT_FOUND_PAGE)
     else:
-        (staged / NOT_FOUND_PAGE).write_bytes(_not_found_page(noindex=True))
+        _write_page(staged / NOT_FOUND_PAGE, _not_found_page(noindex=True))
     (staged / NOINDEX_MARKER).write_bytes(b"")
 
 
@@ -390,7 +546,7 @@ def _unavailable_page(state: SiteState) -> bytes:
 
 def _render_suspended(state: SiteState, staged: Path) -> None:
     (staged / HTDOCS).mkdir(parents=True)
-    (staged / UNAVAILABLE_PAGE).write_bytes(_unavailable_page(state))
+    _write_page(staged / UNAVAILABLE_PAGE, _unavailable_page(state))
     (staged / SUSPENDED_MARKER).write_bytes(b"")
 
 
@@ -480,9 +636,13 @@ def write_root_pages(root: Path) -> None:
     page = _not_found_page(noindex=False)
     path = live_dir(root) / NOT_FOUND_PAGE
     if not path.is_file() or path.read_bytes() != page:
+        # The siblings first: a visitor may get the old page compressed for a moment, never a
+        # compressed copy of a page that is not there.
         temp = live_dir(root) / f".404.{secrets.token_hex(6)}"
         temp.write_bytes(page)
         temp.chmod(0o644)
+        for sibling in write_siblings(temp, page):
+            os.replace(sibling, path.with_name(NOT_FOUND_PAGE + sibling.name[len(temp.name) :]))
         os.replace(temp, path)
 
 

@@ -43,6 +43,8 @@ FORGOT_PER_IP = ratelimit.Limit("forgot-ip", 20, HOUR)
 RESEND_PER_ADDRESS = ratelimit.Limit("resend-email", 5, HOUR)
 RESEND_PER_IP = ratelimit.Limit("resend-ip", 20, HOUR)
 REGISTER_PER_IP = ratelimit.Limit("register-ip", 20, HOUR)
+# Each registration of a taken address mails its owner: no more than this many a day.
+REGISTER_PER_ADDRESS = ratelimit.Limit("register-email", 3, 24 * HOUR)
 CHANGE_PASSWORD_PER_USER = ratelimit.Limit("change-password-user", 10, 15 * 60)
 INLINE_CHECKS_PER_IP = ratelimit.Limit("inline-check-ip", 300, 5 * 60)
 
@@ -85,24 +87,25 @@ def register():
     if current_user.is_authenticated:
         return see_other(_home_for(current_user))
     form = RegisterForm()
+    if request.method == "POST":
+        ratelimit.enforce(REGISTER_PER_IP, request.remote_addr)  # every attempt, valid or not
     if form.validate_on_submit():
-        ratelimit.enforce(REGISTER_PER_IP, request.remote_addr)
+        ratelimit.enforce(REGISTER_PER_ADDRESS, form.email.data)
         try:
-            user = services.register_customer(
+            services.register_customer(
                 name=form.name.data, email=form.email.data, password=form.password.data
             )
-        except services.EmailTaken:
+        except services.EmailTaken:  # registered a moment ago by a request racing this one
             db.session.rollback()
-            form.email.errors = [
-                "An account with this email already exists. Sign in or reset your password."
-            ]
-        else:
-            _start_session(user, remember=False)
-            flash(
-                f"Welcome! We sent a link to {user.email}: open it to confirm your address.",
-                "success",
-            )
-            return see_other(url_for("accounts.my_site"))
+            services.tell_owner_of_registration_attempt(form.email.data)
+        # The same answer whether the address was new or had an account (then its owner got
+        # a mail saying so): registering tells nobody who has an account.
+        flash(
+            f"Thank you! We sent a mail to {normalize_email(form.email.data)} with the next "
+            "step: open the link in it to confirm your address, then sign in.",
+            "success",
+        )
+        return see_other(url_for("accounts.login"))
     return _form_page("accounts/register.html", form=form)
 
 

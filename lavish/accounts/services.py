@@ -191,13 +191,13 @@ def end_other_sessions(user: User) -> None:
 # ---- passwords ------------------------------------------------------------------------------
 
 
-def _set_password(user: User, password: str) -> None:
+def _set_password(user: User, password: str, *, mail: str = "password_changed") -> None:
     user.password_hash = hash_password(password)
     user.password_changed_at = utcnow()
     end_other_sessions(user)
     queue_mail(
         user.email,
-        "password_changed",
+        mail,
         {"user_id": user.id, "name": user.name, "changed_at": user.password_changed_at.isoformat()},
         dedupe_key=f"password-changed:{user.id}:{user.password_changed_at.isoformat()}",
     )
@@ -232,8 +232,9 @@ def check_set_password_token(token: str) -> User:
 
 def set_first_password(user: User, password: str) -> User:
     """The first password of an account a purchase created (link in the purchase mail, read
-    with `check_set_password_token`)."""
-    _set_password(user, password)
+    with `check_set_password_token`). Its mail is a welcome, not "your password was changed
+    … if this was not you": the owner just chose it."""
+    _set_password(user, password, mail="account_ready")
     user.email_verified_at = user.email_verified_at or utcnow()
     return user
 

@@ -20,6 +20,15 @@ def sync_hosted_sites() -> int:
     return reconcile()["switched"]
 
 
+@with_app_context
+def clean_hosting_tmp() -> int:
+    """Remove work folders killed uploads and publishes left in SITES_ROOT/tmp."""
+    from lavish.hosting.layout import sites_root
+    from lavish.hosting.publisher import clean_tmp
+
+    return clean_tmp(sites_root())
+
+
 def _billing_sweep(name: str):
     @with_app_context
     def sweep() -> int:
@@ -40,6 +49,7 @@ remind_activate_hosting = _billing_sweep("remind_activate_hosting")
 remind_renewals = _billing_sweep("remind_renewals")
 requeue_due_refunds = _billing_sweep("requeue_due_refunds")
 
+
 @with_app_context
 def edit_requests() -> int:
     from jobs.edits import edit_request_sweep
@@ -58,6 +68,7 @@ SWEEPS = {
     "billing_remind_renewals": remind_renewals,
     "billing_requeue_due_refunds": requeue_due_refunds,
     "sync_hosted_sites": sync_hosted_sites,
+    "clean_hosting_tmp": clean_hosting_tmp,
     "edit_requests": edit_requests,
 }
 

@@ -12,7 +12,9 @@ from flask_login import current_user, login_required
 from jinja2_fragments.flask import render_block
 from sqlalchemy.orm import selectinload
 
+from lavish import transaction
 from lavish.auth import admin_required
+from lavish.background import enqueue_now
 from lavish.billing import bp, services, webhooks
 from lavish.billing.forms import CancelForm, PurchaseForm, SiteForm
 from lavish.billing.providers import ProviderError, get_provider
@@ -21,12 +23,14 @@ from lavish.clock import utcnow
 from lavish.extensions import csrf, db
 from lavish.htmx import is_fragment_request, see_other
 from lavish.inputs import id_value
-from lavish.models import Order, OrderStatus, Site, SiteStatus, Subscription
+from lavish.models import Order, OrderStatus, Site, SiteStatus, Subscription, SubscriptionStatus
 
 log = logging.getLogger(__name__)
 
 RECONCILE_AFTER = timedelta(seconds=10)  # how long the return page trusts the webhook alone
 RECONCILE_EVERY_SECONDS = 10
+RECONCILE_ORDER_JOB = "jobs.billing.reconcile_order_job"
+RECONCILE_SUBSCRIPTION_JOB = "jobs.billing.reconcile_subscription_job"
 
 
 def _site_or_404(slug: str) -> Site:
@@ -86,33 +90,28 @@ def purchase(slug: str):
             cancel_url=services.public_url(url_for("billing.offer", slug=site.slug)),
         )
     except services.BillingError as exc:
-        db.session.commit()  # keeps the failed order for staff to see
+        transaction.keep_on_error()  # the failed order stays for staff to see
         status = 409 if site.status != SiteStatus.PREVIEW else 503
         return _render_offer(site, form, status, str(exc))
-    db.session.commit()
     session.setdefault("orders", [])
     session["orders"] = [*session["orders"][-9:], order.id]
     return see_other(order.checkout_url)
 
 
-def _maybe_reconcile(order: Order) -> None:
-    """The webhook is the normal path; when it is late, ask the provider ourselves (throttled)."""
+def _maybe_reconcile(order: Order) -> bool:
+    """The webhook is the normal path; when it is late, ask the provider ourselves (throttled).
+
+    In a job with its own transaction: this page is a GET and does not write. Without Redis
+    the job runs now, so the page shows its outcome; with Redis, the page's polling does."""
     if order.status != OrderStatus.PENDING or not order.checkout_id:
-        return
+        return False
     if utcnow() - order.created_at < RECONCILE_AFTER:
-        return
+        return False
     key = f"reconciled:{order.id}"
     if time.time() - session.get(key, 0) < RECONCILE_EVERY_SECONDS:
-        return
+        return False
     session[key] = time.time()
-    try:
-        result = services.reconcile_order(order, provider=get_provider())
-    except ProviderError as exc:
-        db.session.rollback()
-        log.warning("reconcile of order %s failed: %s", order.id, exc)
-        return
-    db.session.commit()
-    log.info("reconciled order %s: %s", order.id, result)
+    return enqueue_now(RECONCILE_ORDER_JOB, order.id)
 
 
 def _mask(email: str) -> str:
@@ -128,9 +127,8 @@ def purchase_complete(slug: str):
         abort(404)
     # A payment that did not match what we charged is not applied: say so, and stop asking.
     flagged = services.flagged_payments(order_ids=[order.id])
-    if not flagged:
-        _maybe_reconcile(order)
-        db.session.refresh(order)
+    if not flagged and _maybe_reconcile(order):
+        db.session.expire_all()  # read what the job committed
     won = (
         order.status == OrderStatus.PAID
         and site.owner_id == order.customer_id
@@ -192,27 +190,22 @@ def _start_checkout(site: Site):
         db.session.rollback()
         flash(str(exc), "error")
         return see_other(_status_url(site))
-    db.session.commit()
     return see_other(sub.checkout_url)
 
 
 @bp.get("/subscriptions/status")
 @login_required
 def status():
-    sites = owned_sites(current_user)
     focus = request.args.get("site")
-    # Back from a hosting checkout: if the webhook is late, ask the provider.
-    for site in sites:
-        if focus and site.slug == focus:
-            sub = services.current_subscription(site)
-            if sub is not None and sub.status == "pending" and sub.checkout_id:
-                try:
-                    result = services.reconcile_subscription(sub, provider=get_provider())
-                    db.session.commit()
-                    log.info("reconciled subscription %s: %s", sub.id, result)
-                except ProviderError as exc:
-                    db.session.rollback()
-                    log.warning("reconcile of subscription %s failed: %s", sub.id, exc)
+    sites = owned_sites(current_user)
+    # Back from a hosting checkout: if the webhook is late, ask the provider, in a job with its
+    # own transaction (a GET does not write); without Redis it runs now and the page shows it.
+    site = next((site for site in sites if focus and site.slug == focus), None)
+    sub = services.current_subscription(site) if site is not None else None
+    if sub is not None and sub.status == SubscriptionStatus.PENDING and sub.checkout_id:
+        enqueue_now(RECONCILE_SUBSCRIPTION_JOB, sub.id)
+        db.session.expire_all()  # read what the job committed
+        sites = owned_sites(current_user)
     # Payments that did not match the price and were not applied: the owner is told here.
     unapplied: dict[int, list] = {}
     for payment in services.flagged_payments(
@@ -265,7 +258,6 @@ def cancel():
         db.session.rollback()
         flash(str(exc), "error")
         return see_other(_status_url(site))
-    db.session.commit()
     if result == "cancels at period end":
         flash(
             f"Your subscription ends on {sub.current_period_end:%B %-d, %Y}. "
@@ -294,7 +286,6 @@ def reactivate():
             db.session.rollback()
             flash(str(exc), "error")
             return see_other(_status_url(site))
-        db.session.commit()
         flash("Your subscription continues; nothing was cancelled.", "success")
         return see_other(_status_url(site))
     if sub is not None and sub.status == "past_due":
@@ -324,7 +315,7 @@ def recurrente_webhook():
     raw = request.stream.read(webhooks.MAX_BODY_BYTES + 1)
     outcome = webhooks.handle_delivery(raw, dict(request.headers), request.content_type)
     # The stored delivery, with its effects or (500) with its error: one commit either way.
-    db.session.commit()
+    transaction.keep_on_error()
     return {"result": outcome.message}, outcome.status
 
 
@@ -364,7 +355,7 @@ def sandbox_checkout_action(checkout_id: str, action: str):
         sandbox_provider.pay(checkout_id)
     else:
         sandbox_provider.decline(checkout_id)
-    db.session.commit()  # the webhooks it delivered, in one transaction
+    # The webhooks it delivered commit with this request, in one transaction.
     return see_other(record["success_url"])
 
 
@@ -397,7 +388,6 @@ def sandbox_simulate(subscription_id: str):
     from lavish import audit
 
     audit.record(current_user, f"sandbox.simulate.{action}", sub)
-    db.session.commit()
     flash(f"Simulated {action.replace('_', ' ')}: " + "; ".join(r.message for r in results), "info")
     return see_other(url_for("billing.sandbox_subscriptions"))
 

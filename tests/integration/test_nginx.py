@@ -56,7 +56,6 @@ KEY_HEADERS = (
     "x-robots-tag",
     "x-content-type-options",
     "location",
-    "x-content-type-options",
     "referrer-policy",
 )
 # Statuses whose bodies (and so Content-Type/-Length) are each server's own boilerplate.

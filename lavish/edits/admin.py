@@ -9,7 +9,7 @@ from datetime import timedelta
 import sqlalchemy as sa
 from flask import abort, current_app, flash, jsonify, render_template, request, url_for
 from flask_login import current_user
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload
 
 from lavish.background import enqueue_after_commit
 from lavish.clock import utcnow
@@ -65,7 +65,8 @@ def queue():
     before_id = request.args.get("before", type=int)
     query = (
         sa.select(EditRequest)
-        .options(selectinload(EditRequest.site), selectinload(EditRequest.owner))
+        # One query for the rows with their site and owner (many-to-one joins on primary keys).
+        .options(joinedload(EditRequest.site), joinedload(EditRequest.owner))
         .order_by(EditRequest.id.desc())
         .limit(PAGE_SIZE + 1)
     )

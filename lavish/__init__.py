@@ -11,10 +11,12 @@ from flask import Flask, render_template
 from lavish import background  # noqa: F401  (registers the after-commit job hook)
 from lavish.config import PROJECT_ROOT, engine_options, from_environment
 from lavish.extensions import csrf, db, login_manager, migrate
+from lavish.transaction import LavishFlask
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
-    app = Flask(__name__, instance_path=str(PROJECT_ROOT / "instance"))
+    # One transaction per request: committed when the request has answered (transaction.py).
+    app = LavishFlask(__name__, instance_path=str(PROJECT_ROOT / "instance"))
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     app.config.from_mapping(from_environment(Path(app.instance_path)))
     if config:

@@ -321,7 +321,7 @@ def email_detail(email_id: int):
     email = db.get_or_404(OutboxEmail, email_id)
     # A customer's mail is theirs: who read it is on the record.
     audit_log.record(current_user, "email.viewed", email, after={"to": email.to})
-    db.session.commit()
+    # Committed with the page (lavish/transaction.py): the one GET of the console that writes.
     return render_template(
         "admin/email.html",
         email=email,

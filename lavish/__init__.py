@@ -229,6 +229,7 @@ def _user_for_error_page(status: int):
 
 def _register_template_helpers(app: Flask) -> None:
     from lavish.formatting import (
+        decline_message,
         format_date,
         format_datetime,
         format_money,
@@ -241,3 +242,4 @@ def _register_template_helpers(app: Flask) -> None:
     app.jinja_env.filters["datetime"] = format_datetime
     app.jinja_env.filters["filesize"] = format_size
     app.jinja_env.filters["possessive"] = possessive
+    app.jinja_env.filters["decline_message"] = decline_message

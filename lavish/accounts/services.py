@@ -153,9 +153,22 @@ def _tell_there_is_no_account(email: str, *, asked_for: str) -> None:
     queue_mail(address, "no_account", {"address": address, "asked_for": asked_for})
 
 
-def verify_email(token: str) -> tuple[User, bool]:
+class SignInToVerify(Exception):
+    """A genuine verify link, followed by a browser that is not signed in to its account."""
+
+    def __init__(self, user: User) -> None:
+        super().__init__(user.email)
+        self.user = user
+
+
+def verify_email(token: str, *, signed_in: User | None) -> tuple[User, bool]:
     """Mark the address of the token's account verified. Returns (user, newly_verified).
 
+    The link proves the mailbox; `signed_in` (the browser's account) must prove the account:
+    otherwise someone who registered a stranger's address with a password of their own would
+    have the stranger confirm it with one click on the welcome mail, and own a verified
+    account at their address (raises SignInToVerify). The owner of the address who did not
+    register it takes the account over with "forgot password" instead.
     A link used a second time is not an error for the person: the address is verified.
     """
     try:
@@ -164,6 +177,8 @@ def verify_email(token: str) -> tuple[User, bool]:
         if used.user.is_verified:
             return used.user, False
         raise
+    if signed_in is None or signed_in.id != user.id:
+        raise SignInToVerify(user)
     user.email_verified_at = utcnow()
     return user, True
 

@@ -9,10 +9,11 @@ from datetime import timedelta
 import sqlalchemy as sa
 from flask import abort, current_app, flash, render_template, request, session, url_for
 from flask_login import current_user, login_required
+from itsdangerous import BadSignature, URLSafeSerializer
 from jinja2_fragments.flask import render_block
 from sqlalchemy.orm import selectinload
 
-from lavish import transaction
+from lavish import ratelimit, transaction
 from lavish.auth import admin_required
 from lavish.background import enqueue_now
 from lavish.billing import bp, services, webhooks
@@ -28,6 +29,12 @@ from lavish.urls import site_url
 
 log = logging.getLogger(__name__)
 
+# Every checkout is a call to the provider (and an order row): a client, or a site, cannot
+# make them by the dozen. Pressing buy again within the limits reuses the pending checkout.
+CHECKOUTS_PER_CLIENT = ratelimit.Limit("checkout-client", 10, 10 * 60)
+CHECKOUTS_PER_SITE = ratelimit.Limit("checkout-site", 30, 10 * 60)
+# The return page's link carries this (signed order id), for a buyer whose session is gone.
+COMPLETE_TOKEN_SALT = "lavish.billing.purchase-complete"
 RECONCILE_AFTER = timedelta(seconds=10)  # how long the return page trusts the webhook alone
 RECONCILE_EVERY_SECONDS = 10
 RECONCILE_ORDER_JOB = "jobs.billing.reconcile_order_job"
@@ -63,7 +70,25 @@ def _render_offer(site: Site, form: PurchaseForm, status: int = 200, error: str 
 def offer(slug: str):
     site = _site_or_404(slug)
     form = PurchaseForm()
+    _prefill_from_last_order(form, site)
     return _render_offer(site, form)
+
+
+def _prefill_from_last_order(form: PurchaseForm, site: Site) -> None:
+    """ "Try again" after a declined card keeps the buyer's name and email: from their own
+    last order for this site, found through their session (never through the URL)."""
+    order_ids = [i for i in session.get("orders", []) if isinstance(i, int)]
+    if not order_ids:
+        return
+    order = db.session.scalar(
+        sa.select(Order)
+        .where(Order.id.in_(order_ids), Order.site_id == site.id)
+        .order_by(Order.id.desc())
+        .limit(1)
+    )
+    if order is not None:
+        form.name.data = order.buyer_name
+        form.email.data = order.buyer_email
 
 
 @bp.post("/sites/<slug>/purchase")
@@ -78,6 +103,7 @@ def purchase(slug: str):
         form.name.data = current_user.name or current_user.email
     if not form.validate_on_submit():
         return _render_offer(site, form, 422)
+    _limit_checkouts(site)
     try:
         order = services.start_purchase(
             site,
@@ -86,7 +112,12 @@ def purchase(slug: str):
             customer=current_user if signed_in else None,
             provider=get_provider(),
             complete_url=lambda order: services.public_url(
-                url_for("billing.purchase_complete", slug=site.slug, order=order.id)
+                url_for(
+                    "billing.purchase_complete",
+                    slug=site.slug,
+                    order=order.id,
+                    token=_complete_token(order.id),
+                )
             ),
             cancel_url=services.public_url(url_for("billing.offer", slug=site.slug)),
         )
@@ -97,6 +128,29 @@ def purchase(slug: str):
     session.setdefault("orders", [])
     session["orders"] = [*session["orders"][-9:], order.id]
     return see_other(order.checkout_url)
+
+
+def _limit_checkouts(site: Site) -> None:
+    """429 when this client, or anyone for this site, starts too many checkouts."""
+    ratelimit.enforce(CHECKOUTS_PER_CLIENT, request.remote_addr)
+    ratelimit.enforce(CHECKOUTS_PER_SITE, site.slug)
+
+
+def _complete_token(order_id: int) -> str:
+    return URLSafeSerializer(current_app.secret_key, salt=COMPLETE_TOKEN_SALT).dumps(order_id)
+
+
+def _may_see(order: Order) -> bool:
+    """The buyer: the browser that started the checkout, or the provider's return link."""
+    if order.id in session.get("orders", []):
+        return True
+    try:
+        signed = URLSafeSerializer(current_app.secret_key, salt=COMPLETE_TOKEN_SALT).loads(
+            request.args.get("token", "")
+        )
+    except BadSignature:
+        return False
+    return signed == order.id
 
 
 def _maybe_reconcile(order: Order) -> bool:
@@ -124,8 +178,8 @@ def _mask(email: str) -> str:
 def purchase_complete(slug: str):
     site = _site_or_404(slug)
     order = db.session.get(Order, request.args.get("order", type=id_value) or 0)
-    if order is None or order.site_id != site.id:
-        abort(404)
+    if order is None or order.site_id != site.id or not _may_see(order):
+        abort(404)  # order ids are sequential: nobody else's outcome, no provider call
     # A payment that did not match what we charged is not applied: say so, and stop asking.
     flagged = services.flagged_payments(order_ids=[order.id])
     if not flagged and _maybe_reconcile(order):
@@ -142,7 +196,12 @@ def purchase_complete(slug: str):
         "won": won,
         "masked_email": _mask(order.buyer_email),
         "mine": order.id in session.get("orders", []),
-        "poll_url": url_for("billing.purchase_complete", slug=slug, order=order.id),
+        "poll_url": url_for(
+            "billing.purchase_complete",
+            slug=slug,
+            order=order.id,
+            token=request.args.get("token") or None,
+        ),
     }
     if is_fragment_request():
         # 286 tells htmx to stop polling once there is an answer.
@@ -176,6 +235,7 @@ def activate():
         flash("Please choose a site.", "error")
         return see_other(_status_url())
     site = _owned_site_or_error(form.site.data)
+    _limit_checkouts(site)
     return _start_checkout(site)
 
 
@@ -289,6 +349,10 @@ def reactivate():
             return see_other(_status_url(site))
         flash("Your subscription continues; nothing was cancelled.", "success")
         return see_other(_status_url(site))
+    if sub is not None and sub.status == "active":
+        flash("Hosting for this site is already paid.", "info")
+        return see_other(_status_url(site))
+    _limit_checkouts(site)  # before anything changes at the provider
     if sub is not None and sub.status == "past_due":
         # Paying again replaces the failing subscription (stop its retries first).
         try:
@@ -297,9 +361,6 @@ def reactivate():
             db.session.rollback()
             flash(exc.user_message, "error")
             return see_other(_status_url(site))
-    elif sub is not None and sub.status == "active":
-        flash("Hosting for this site is already paid.", "info")
-        return see_other(_status_url(site))
     return _start_checkout(site)
 
 

@@ -165,11 +165,13 @@ def rollback_site(site_id: int):
 @bp.post("/sites/<int:site_id>/suspend")
 def suspend_site(site_id: int):
     site = db.get_or_404(Site, site_id)
-    form = forms.ReasonForm()
+    form = forms.SuspendForm()
     if not form.validate_on_submit():
         return _render_site(site, 422, suspend=form)
     try:
-        services.suspend_site(current_user, site, reason=form.reason.data)
+        services.suspend_site(
+            current_user, site, reason=form.reason.data, owner_message=form.owner_message.data or ""
+        )
     except ActionRefused as error:
         # The page may now show the other form (the state changed meanwhile): say it on top.
         flash(str(error), "error")

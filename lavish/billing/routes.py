@@ -459,6 +459,7 @@ def _billing_template_helpers():
     return {
         "billing_state": billing_state,
         "timedelta_days": lambda days: timedelta(days=days),
+        "is_billing_suspension": services.is_billing_suspension,
     }
 
 

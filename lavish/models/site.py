@@ -34,6 +34,10 @@ class Site(TimestampMixin, db.Model):
         sa.String(20), nullable=False, default=SiteStatus.PREVIEW, index=True
     )
     status_reason: Mapped[str] = mapped_column(sa.String(500), nullable=False, default="")
+    # Staff's words to the owner about a suspension (status_reason is their internal note).
+    owner_message: Mapped[str] = mapped_column(
+        sa.String(500), nullable=False, default="", server_default=""
+    )
     owner_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"), index=True)
     live_version_id: Mapped[int | None] = mapped_column(
         sa.ForeignKey("site_versions.id", use_alter=True)

@@ -3,7 +3,7 @@ and the foreign key sites.live_version_id -> site_versions.id that the initial m
 with use_alter inside create_table, which never created it
 
 Revision ID: 5b7e9c1d2a40
-Revises: c4b1e2d7a9f0
+Revises: f3a9d2c61b70
 Create Date: 2026-12-02 01:40:00.000000
 
 """
@@ -12,7 +12,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = '5b7e9c1d2a40'
-down_revision = 'c4b1e2d7a9f0'
+down_revision = 'f3a9d2c61b70'
 branch_labels = None
 depends_on = None
 

@@ -8,15 +8,17 @@ from typing import Any
 
 from flask import Flask, render_template
 
-from lavish import background  # noqa: F401  (registers the after-commit job hook)
+from lavish import (
+    background,  # noqa: F401  (registers the after-commit job hook)
+    transaction,
+)
 from lavish.config import PROJECT_ROOT, engine_options, from_environment
 from lavish.extensions import csrf, db, login_manager, migrate
-from lavish.transaction import LavishFlask
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
     # One transaction per request: committed when the request has answered (transaction.py).
-    app = LavishFlask(__name__, instance_path=str(PROJECT_ROOT / "instance"))
+    app = transaction.LavishFlask(__name__, instance_path=str(PROJECT_ROOT / "instance"))
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     app.config.from_mapping(from_environment(Path(app.instance_path)))
     if config:
@@ -32,6 +34,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = engine_options(app.config)
     db.init_app(app)
+    transaction.init_app(app)
     from lavish import connections
 
     connections.init_app(app)

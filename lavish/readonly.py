@@ -45,10 +45,11 @@ def read_only(view: F) -> F:
         try:
             return view(*args, **kwargs)
         finally:
-            # Give the connection back (the pool resets it to transactions) before anything
-            # after the view uses the session; psycopg sends nothing for this.
+            # Give the connection back (the pool resets it to transactions); psycopg sends
+            # nothing for this. The session is the request's own (extensions.session_scope):
+            # closing it leaves nothing of the page's for what runs after the view.
             del session.info[READ_ONLY]
-            session.rollback()
+            session.close()
 
     return wrapper  # type: ignore[return-value]
 

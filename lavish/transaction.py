@@ -69,6 +69,14 @@ def _forget_cookie_session_changes(app: Flask) -> None:
     g.pop("_login_user", None)
 
 
+def init_app(app: Flask) -> None:
+    @app.teardown_request
+    def _remove_request_session(exc: BaseException | None) -> None:
+        # The request's own session (extensions.session_scope); the app context's teardown
+        # removes the app context's.
+        db.session.remove()
+
+
 class LavishFlask(Flask):
     """Flask, committing (or rolling back) each request's transaction when it has answered."""
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 from argon2.profiles import CHEAPEST
-from flask import Flask, g
+from flask import Flask, g, has_app_context
 from flask.testing import FlaskClient
 
 from lavish import create_app
@@ -88,16 +88,46 @@ def app_config(database_url: str, tmp_path: Path) -> dict:
     return base_config(database_url, tmp_path)
 
 
+class RequestClient(FlaskClient):
+    """Requests get a session of their own, as in production (lavish.extensions.session_scope),
+    not the test's. So that a test reads like a script of separate actors: what the test wrote
+    is committed before each request, and what it holds is re-read after one."""
+
+    def open(self, *args, **kwargs):
+        if not has_app_context():  # a thread of the test's own: nothing of the test's to share
+            return super().open(*args, **kwargs)
+        # In production each request starts with a fresh `g` (where Flask-Login keeps the user).
+        g.pop("_login_user", None)
+        _end_test_transaction()
+        try:
+            return super().open(*args, **kwargs)
+        finally:
+            if db.session.registry.has():
+                db.session.expire_all()
+
+
+def _end_test_transaction() -> None:
+    if not db.session.registry.has():
+        return
+    session = db.session()
+    if session.new or session.dirty or session.deleted or session.info.pop(_FLUSHED, False):
+        session.commit()
+    else:
+        session.rollback()  # only read: end the transaction without a COMMIT
+
+
+_FLUSHED = "lavish_test_flushed"
+
+
+@sa.event.listens_for(sa.orm.Session, "after_flush")
+def _note_flush(session, flush_context) -> None:
+    session.info[_FLUSHED] = True
+
+
 @pytest.fixture
 def app(app_config: dict) -> Iterator[Flask]:
     app = create_app(app_config)
-
-    @app.before_request
-    def _forget_the_user_of_the_last_request() -> None:
-        # Requests of the test client reuse the test's app context, so `g` (where Flask-Login
-        # keeps the signed-in user) would carry over between clients; in production each
-        # request starts with a fresh `g`.
-        g.pop("_login_user", None)
+    app.test_client_class = RequestClient
 
     with app.app_context():
         yield app

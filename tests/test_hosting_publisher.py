@@ -442,6 +442,7 @@ def test_state_pages_render_in_a_request_whose_user_is_not_loaded_yet(app, tmp_p
     with app.test_request_context("/"):
         login_user(user)
         g.pop("_login_user")  # as at the start of a request: only the session knows the user
-        services.change_status(site, SiteStatus.SUSPENDED, reason="test")
+        in_request = db.session.get(Site, site.id)  # in the request's own session
+        services.change_status(in_request, SiteStatus.SUSPENDED, reason="test")
         db.session.commit()
     assert services.site_state(site) == "suspended"

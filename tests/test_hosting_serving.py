@@ -171,7 +171,10 @@ def test_suspended_site_answers_503_everywhere(client, active_site):
     assert client.get("/acme/").status_code == 200
 
 
-def test_state_follows_commit_not_rollback(client, active_site):
+def test_state_follows_commit_not_rollback(app, active_site):
+    from flask.testing import FlaskClient
+
+    client = FlaskClient(app, app.response_class)  # one that does not commit the test's work
     services.change_status(active_site, SiteStatus.SUSPENDED)
     assert client.get("/acme/").status_code == 200  # not committed yet
     db.session.rollback()

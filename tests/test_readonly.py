@@ -48,18 +48,31 @@ def test_a_read_only_page_queries_in_autocommit_then_the_session_works_as_usual(
     app, client, pages, make_user
 ):
     make_user()
-    db.session.remove()  # a request starts with a session of its own
     assert client.get("/test/look").get_data(as_text=True) == "looked"
     assert pages == {"autocommit": True, "users": 1}
-    # Afterwards (here the test shares the request's session) writes are transactional again.
+    # Afterwards, sessions (the test's here) are transactional again on that same connection.
     make_user("after@example.com")
     assert not driver_autocommits()
     assert db.session.scalar(sa.select(sa.func.count(User.id))) == 2
 
 
+def test_a_request_has_a_session_of_its_own(app, client, make_user):
+    seen = []
+
+    @app.get("/test/session")
+    def which_session():
+        seen.append(db.session())
+        return "ok"
+
+    make_user()
+    client.get("/test/session")
+    client.get("/test/session")
+    assert seen[0] is not seen[1]
+    assert db.session() not in seen
+
+
 def test_a_read_only_page_that_writes_fails_and_writes_nothing(app, client, pages):
     app.config["PROPAGATE_EXCEPTIONS"] = True
-    db.session.remove()
     with pytest.raises(ReadOnlyViolation, match="must not change rows"):
         client.get("/test/write")
     db.session.rollback()
@@ -69,7 +82,6 @@ def test_a_read_only_page_that_writes_fails_and_writes_nothing(app, client, page
 def test_the_dashboard_is_read_only(app, client, make_user, login):
     """The owner's dashboard runs its query in autocommit (no BEGIN/ROLLBACK round trips)."""
     login(make_user())
-    db.session.remove()
     with recorded_statements() as executed:
         assert client.get("/customer/my-site").status_code == 200
     levels = [statement.isolation_level for statement in executed]

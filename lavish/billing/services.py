@@ -901,3 +901,22 @@ def reconcile_subscription(sub: Subscription, *, provider: PaymentProvider) -> s
     return record_subscription_payment(
         sub, payment_id=state.payment_id, amount_cents=state.amount_cents, currency=state.currency
     )
+
+
+def resend_purchase_receipt(order: Order) -> bool:
+    """Queue a new copy of a paid order's receipt (the buyer cannot find it); False when the
+    order has none. Its set-password link, if any, is made anew when the copy is sent."""
+    from lavish.mail.outbox import queue_mail
+    from lavish.models import OutboxEmail
+
+    if order.status != OrderStatus.PAID or not order.payment_id:
+        return False
+    original = db.session.scalar(
+        sa.select(OutboxEmail).where(
+            OutboxEmail.dedupe_key == f"purchase_confirmation:{order.payment_id}"
+        )
+    )
+    if original is None:
+        return False
+    queue_mail(original.to, original.template, dict(original.context or {}))
+    return True

@@ -300,6 +300,6 @@ def site_versions(user: User) -> list[tuple[Site, list[SiteVersion]]]:
 
 def live_url(site: Site) -> str:
     """Where visitors see the site: the sites host when there is one, else the portal."""
-    from lavish.hosting.cli import site_url
+    from lavish.urls import site_url
 
     return site_url(site.slug)

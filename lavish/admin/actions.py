@@ -21,16 +21,6 @@ from lavish.htmx import see_other
 from lavish.models import Order, OutboxEmail, Site, Subscription, User, WebhookEvent
 
 
-def upload_limits() -> dict[str, int]:
-    limits = uploads.limits()
-    return {
-        "max_upload_bytes": uploads.max_upload_bytes(),
-        "max_files": limits.max_files,
-        "max_total_bytes": limits.max_total_bytes,
-        "max_file_bytes": limits.max_file_bytes,
-    }
-
-
 def _allow_upload() -> None:
     # A little over the zip limit for the other fields; beyond it the body is not even read.
     request.max_content_length = uploads.max_upload_bytes() + 64 * 1024
@@ -109,7 +99,7 @@ def _render_new_site(form: forms.NewSiteForm, status: int):
         form=form,
         folders=services.import_folders(),
         import_root=services.import_root(),
-        limits=upload_limits(),
+        limits=uploads.upload_limits(),
     ), status
 
 
@@ -119,7 +109,7 @@ def _render_site(site: Site, status: int, **overrides: FlaskForm):
         "admin/site.html",
         **routes.site_context(site),
         forms=site_forms,
-        limits=upload_limits(),
+        limits=uploads.upload_limits(),
     ), status
 
 

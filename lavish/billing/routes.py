@@ -25,6 +25,7 @@ from lavish.extensions import csrf, db
 from lavish.htmx import is_fragment_request, see_other
 from lavish.inputs import id_value
 from lavish.models import Order, OrderStatus, Site, SiteStatus, Subscription, SubscriptionStatus
+from lavish.urls import site_url
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +59,7 @@ def _render_offer(site: Site, form: PurchaseForm, status: int = 200, error: str 
         site=site,
         form=form,
         error=error,
-        site_url=services.site_path(site),
+        site_url=site_url(site.slug),
         price_cents=current_app.config["SITE_PRICE_CENTS"],
         monthly_cents=current_app.config["SUBSCRIPTION_PRICE_CENTS"],
         currency=current_app.config["CURRENCY"],

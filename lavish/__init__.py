@@ -243,3 +243,10 @@ def _register_template_helpers(app: Flask) -> None:
     app.jinja_env.filters["filesize"] = format_size
     app.jinja_env.filters["possessive"] = possessive
     app.jinja_env.filters["decline_message"] = decline_message
+    from email.utils import parseaddr
+
+    # Where owners can write to us (the address our mails come from).
+    app.jinja_env.globals["support_email"] = parseaddr(app.config["MAIL_DEFAULT_SENDER"])[1]
+    from lavish.accounts.onboarding import onboarding_steps
+
+    app.jinja_env.globals["onboarding_steps"] = onboarding_steps

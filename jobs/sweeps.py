@@ -39,6 +39,14 @@ suspend_unsubscribed = _billing_sweep("suspend_unsubscribed")
 remind_activate_hosting = _billing_sweep("remind_activate_hosting")
 remind_renewals = _billing_sweep("remind_renewals")
 
+@with_app_context
+def domains() -> dict[str, int]:
+    """Custom domains: abandon, release, restore, and the DNS checks that are due."""
+    from jobs.domains import sweep_domains
+
+    return sweep_domains()
+
+
 # name -> job; `flask sweep` runs them in this order, jobs/cron.py schedules them.
 SWEEPS = {
     "requeue_unsent_mail": requeue_unsent_mail,
@@ -49,6 +57,7 @@ SWEEPS = {
     "billing_suspend_unsubscribed": suspend_unsubscribed,
     "billing_remind_renewals": remind_renewals,
     "sync_hosted_sites": sync_hosted_sites,
+    "domains": domains,
 }
 
 

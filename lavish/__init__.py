@@ -73,6 +73,10 @@ def _register_blueprints(app: Flask) -> None:
     from lavish.billing import bp as billing_bp
 
     app.register_blueprint(billing_bp)
+    # Custom domains: before hosting, so a custom domain's Host is served before any route.
+    from lavish.domains import bp as domains_bp
+
+    app.register_blueprint(domains_bp)
     # The hosted-sites catch-all (/<slug>/…) is registered last, after every portal route.
     from lavish.hosting import bp as hosting_bp
 

@@ -9,13 +9,18 @@ from lavish.models.billing import (
     SubscriptionStatus,
     WebhookEvent,
 )
+from lavish.models.domain import Domain, DomainCheck, DomainStatus, HttpsStatus
 from lavish.models.outbox import EmailStatus, OutboxEmail
 from lavish.models.site import Site, SiteStatus, SiteVersion
 from lavish.models.user import Role, User, normalize_email
 
 __all__ = [
     "AuditEntry",
+    "Domain",
+    "DomainCheck",
+    "DomainStatus",
     "EmailStatus",
+    "HttpsStatus",
     "Order",
     "OrderStatus",
     "OutboxEmail",

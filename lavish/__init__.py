@@ -52,6 +52,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from lavish import ratelimit
 
     ratelimit.init_app(app)
+    from lavish import inputs
+
+    inputs.init_app(app)  # before the blueprints: their `<int:…>` rules take its converter
     _register_blueprints(app)
     _register_error_pages(app)
     _register_template_helpers(app)
@@ -85,6 +88,7 @@ def _register_blueprints(app: Flask) -> None:
 
 def _register_error_pages(app: Flask) -> None:
     from flask_wtf.csrf import CSRFError
+    from sqlalchemy.exc import DataError
 
     from lavish.htmx import is_fragment_request
 
@@ -107,6 +111,20 @@ def _register_error_pages(app: Flask) -> None:
             "Please go back, reload the page and try again.",
             in_place="Please reload the page and try again.",
         )
+
+    @app.errorhandler(400)
+    def bad_request(error):
+        return render_error(
+            400, "Bad request", "We can't accept what was sent. Please check it and try again."
+        )
+
+    @app.errorhandler(DataError)
+    def unstorable_value(error: DataError):
+        # A value the database refuses (out of range, too long, a NUL byte) is bad input that
+        # got past the checks: answer 400, and log it so the missing check gets written.
+        db.session.rollback()
+        app.logger.warning("refused by the database (400): %s", error.orig)
+        return bad_request(error)
 
     @app.errorhandler(403)
     def forbidden(error):

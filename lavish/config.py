@@ -92,6 +92,9 @@ def from_environment(instance_path: Path) -> dict:
         "REMEMBER_COOKIE_SAMESITE": "Lax",
         "REMEMBER_COOKIE_SECURE": public_url.startswith("https://"),
         "REMEMBER_COOKIE_DURATION": timedelta(days=30),
+        # Argon2 parameters (an argon2.Parameters); None: argon2-cffi's defaults (RFC 9106 low
+        # memory). Deliberately not read from the environment: only tests lower it.
+        "ARGON2_PARAMETERS": None,
         "RATELIMIT_ENABLED": True,  # tests and benchmarks may turn the limits off
         "WTF_CSRF_TIME_LIMIT": None,
         # Custom domains (lavish/domains/): resolvers as ip or ip:port; empty = the system's.

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from argon2.profiles import CHEAPEST
 from flask import Flask, g
 from flask.testing import FlaskClient
 
@@ -75,6 +76,9 @@ def base_config(database_url: str, tmp_path: Path) -> dict:
         "MAIL_SERVER": "127.0.0.1",
         "MAIL_OUTBOX_DIR": str(tmp_path / "outbox"),
         "RECURRENTE_WEBHOOK_SECRET": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+        # Argon2 at its cheapest: a hash in microseconds instead of ~50 ms (production keeps
+        # the library's defaults; tests/test_accounts_login.py checks it).
+        "ARGON2_PARAMETERS": CHEAPEST,
     }
 
 

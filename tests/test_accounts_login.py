@@ -510,3 +510,23 @@ def test_an_account_on_a_special_use_domain_can_still_sign_in(client, make_user)
         },
     )
     assert response.status_code == 422
+
+
+def test_production_hashes_with_argon2_defaults_and_rehashes_cheaper_hashes_at_login(
+    app_config, make_user, tmp_path
+):
+    """Tests hash with the cheapest parameters (conftest); the configuration everyone else
+    gets is argon2-cffi's default, and a hash made with other parameters is redone at login."""
+    from argon2 import extract_parameters
+    from argon2.profiles import CHEAPEST, RFC_9106_LOW_MEMORY
+
+    from lavish.config import from_environment
+
+    assert from_environment(tmp_path)["ARGON2_PARAMETERS"] is None
+    user = make_user()
+    assert extract_parameters(user.password_hash) == CHEAPEST
+    deployed = create_app({**app_config, "ARGON2_PARAMETERS": None})
+    with deployed.app_context():
+        assert sign_in(deployed.test_client()).status_code == 303
+        stored = db.session.scalar(sa.select(User.password_hash).where(User.id == user.id))
+    assert extract_parameters(stored) == RFC_9106_LOW_MEMORY

@@ -5,8 +5,9 @@ from __future__ import annotations
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from wtforms import EmailField, IntegerField, RadioField, StringField
-from wtforms.validators import DataRequired, Email, InputRequired, Length, Optional
+from wtforms.validators import DataRequired, Email, InputRequired, Length, NumberRange, Optional
 
+from lavish.inputs import MAX_ID, NoControlCharacters
 from lavish.models import Site
 
 
@@ -22,35 +23,67 @@ class NewSiteForm(FlaskForm):
     slug = StringField(
         "Slug (its address: /slug/)",
         filters=[_lower_strip],
-        validators=[DataRequired("Choose the site's address."), Length(max=63)],
+        validators=[
+            NoControlCharacters(),
+            DataRequired("Choose the site's address."),
+            Length(max=63),
+        ],
     )
     business_name = StringField(
         "Business name",
         filters=[_strip],
-        validators=[DataRequired("Give the business's name."), Length(max=200)],
+        validators=[
+            NoControlCharacters(),
+            DataRequired("Give the business's name."),
+            Length(max=200),
+        ],
     )
-    phone = StringField("Phone", filters=[_strip], validators=[Optional(), Length(max=40)])
+    phone = StringField(
+        "Phone", filters=[_strip], validators=[NoControlCharacters(), Optional(), Length(max=40)]
+    )
     email = EmailField(
         "Business email",
         filters=[_lower_strip],
-        validators=[Optional(), Email("That is not an email address."), Length(max=254)],
+        validators=[
+            NoControlCharacters(),
+            Optional(),
+            Email("That is not an email address."),
+            Length(max=254),
+        ],
     )
-    city = StringField("City", filters=[_strip], validators=[Optional(), Length(max=120)])
-    category = StringField("Category", filters=[_strip], validators=[Optional(), Length(max=120)])
+    city = StringField(
+        "City", filters=[_strip], validators=[NoControlCharacters(), Optional(), Length(max=120)]
+    )
+    category = StringField(
+        "Category",
+        filters=[_strip],
+        validators=[NoControlCharacters(), Optional(), Length(max=120)],
+    )
     archive = FileField("Zip of the site (index.html at its top)")
     folder = StringField(
-        "…or a folder on the server", filters=[_strip], validators=[Optional(), Length(max=200)]
+        "…or a folder on the server",
+        filters=[_strip],
+        validators=[NoControlCharacters(), Optional(), Length(max=200)],
     )
-    note = StringField("Note", filters=[_strip], validators=[Optional(), Length(max=500)])
+    note = StringField(
+        "Note", filters=[_strip], validators=[NoControlCharacters(), Optional(), Length(max=500)]
+    )
 
 
 class PublishForm(FlaskForm):
     archive = FileField("Zip of the new version")
-    note = StringField("What changed", filters=[_strip], validators=[Optional(), Length(max=500)])
+    note = StringField(
+        "What changed",
+        filters=[_strip],
+        validators=[NoControlCharacters(), Optional(), Length(max=500)],
+    )
 
 
 class RollbackForm(FlaskForm):
-    version = IntegerField("Version", validators=[InputRequired("Choose a version.")])
+    version = IntegerField(
+        "Version",
+        validators=[InputRequired("Choose a version."), NumberRange(1, MAX_ID, "No such version.")],
+    )
 
 
 class ReasonForm(FlaskForm):

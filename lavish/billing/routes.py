@@ -20,6 +20,7 @@ from lavish.billing.providers import sandbox as sandbox_provider
 from lavish.clock import utcnow
 from lavish.extensions import csrf, db
 from lavish.htmx import is_fragment_request, see_other
+from lavish.inputs import id_value
 from lavish.models import Order, OrderStatus, Site, SiteStatus, Subscription
 
 log = logging.getLogger(__name__)
@@ -122,7 +123,7 @@ def _mask(email: str) -> str:
 @bp.get("/sites/<slug>/purchase/complete")
 def purchase_complete(slug: str):
     site = _site_or_404(slug)
-    order = db.session.get(Order, request.args.get("order", type=int) or 0)
+    order = db.session.get(Order, request.args.get("order", type=id_value) or 0)
     if order is None or order.site_id != site.id:
         abort(404)
     _maybe_reconcile(order)

@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 5000
 FLASK := $(BIN)/flask --app wsgi
-APT_PACKAGES := nginx chromium wrk
+APT_PACKAGES := nginx chromium wrk caddy
 
 .PHONY: run test test-fast lint bench services system-deps install clean
 
@@ -29,12 +29,13 @@ run: install
 	@echo "Lavish is running at $$PUBLIC_URL/"
 	$(FLASK) run --port $(PORT)
 
-## Debian packages the tests drive for real: Nginx, Chromium, wrk (benchmarks).
+## Debian packages the tests drive for real: Nginx, Chromium, Caddy (on-demand TLS), wrk (benchmarks).
 system-deps:
 	@missing=""; \
 	command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || missing="$$missing nginx"; \
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
 	command -v wrk >/dev/null || missing="$$missing wrk"; \
+	command -v caddy >/dev/null || missing="$$missing caddy"; \
 	if [ -n "$$missing" ]; then \
 		echo "installing:$$missing"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \

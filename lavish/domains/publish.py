@@ -67,6 +67,23 @@ def render_files(rows: list[sa.Row] | None = None) -> dict[str, str]:
     }
 
 
+EMPTY_FILES = {
+    "names.conf": f"server_name {PLACEHOLDER_NAME};\n",
+    "sites.map": "",
+    "redirects.map": "",
+    "slugs.map": "",
+    "allow.txt": "",
+}
+
+
+def ensure_files(folder: Path) -> Path:
+    """The files Nginx includes exist (empty until the app writes them): `nginx -t` needs them."""
+    for name, text in EMPTY_FILES.items():
+        if not (folder / name).exists():
+            _write_atomically(folder / name, text)
+    return folder
+
+
 def _write_atomically(path: Path, text: str) -> bool:
     """True when the content changed."""
     try:

@@ -243,7 +243,9 @@ def apply_check(
                 domain.activated_at = domain.activated_at or now
             domain.routing_failures = 0
             domain.failing_since = None
-            if domain.released_reason == "dns":
+            if domain.released_reason == "dns" or (
+                domain.released_reason == "lapsed" and domain.site.status == SiteStatus.ACTIVE
+            ):
                 domain.released_at = None
                 domain.released_reason = ""
         elif not result.timed_out and domain.status in (
@@ -303,12 +305,19 @@ def _claim(domain: Domain, now: datetime) -> bool:
 
 
 def _routing_failed(domain: Domain, result: dns.CheckResult, now: datetime, config) -> None:
+    """DOMAIN_FAILING_DAYS daily checks in a row that fail make it `failing` (extra "Check now"
+    presses alone cannot: the failures must also span those days); 14 days later it stops being
+    served."""
     domain.routing_failures += 1
     domain.failing_since = domain.failing_since or now
     failing_for = now - domain.failing_since
+    days = config["DOMAIN_FAILING_DAYS"]
+    span = timedelta(days=max(days - 1, 0))
     owner = domain.site.owner
-    if domain.status == DomainStatus.ACTIVE and failing_for >= timedelta(
-        days=config["DOMAIN_FAILING_DAYS"]
+    if (
+        domain.status == DomainStatus.ACTIVE
+        and domain.routing_failures >= days
+        and failing_for >= span
     ):
         domain.status = DomainStatus.FAILING
         if owner is not None:
@@ -320,8 +329,7 @@ def _routing_failed(domain: Domain, result: dns.CheckResult, now: datetime, conf
     if (
         domain.status == DomainStatus.FAILING
         and domain.released_at is None
-        and failing_for
-        >= timedelta(days=config["DOMAIN_FAILING_DAYS"]) + STOP_SERVING_AFTER_FAILING
+        and failing_for >= span + STOP_SERVING_AFTER_FAILING
     ):
         release(domain, "dns", now)
 

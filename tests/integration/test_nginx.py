@@ -246,13 +246,14 @@ def test_deploy_config_is_the_rendered_file(app, tmp_path):
     and without a separate sites host."""
     same_host = render_config(listen="127.0.0.1:1", upstream="127.0.0.1:2")
     assert "server_name _;" in same_host and not re.search(r"@[A-Z_]+@", same_host)
-    assert same_host.count("server {") == 1
+    # The hosted sites' server and the custom domains' (lavish/domains/).
+    assert same_host.count("server {") == 2
     split = render_config(
         listen="80", upstream="127.0.0.1:8000", sites_host="sites.example.com",
         server_name="lavish.example.com",
     )  # fmt: skip
     assert "server_name sites.example.com;" in split and "server_name lavish.example.com;" in split
-    assert split.count("server {") == 2
+    assert split.count("server {") == 3
     assert str(Path(app.config["SITES_ROOT"]).resolve()) in split
     assert shutil.which("nginx") or os.path.exists(NGINX)
 

@@ -39,6 +39,14 @@ suspend_unsubscribed = _billing_sweep("suspend_unsubscribed")
 remind_activate_hosting = _billing_sweep("remind_activate_hosting")
 remind_renewals = _billing_sweep("remind_renewals")
 
+
+@with_app_context
+def edit_requests() -> int:
+    from jobs.edits import edit_request_sweep
+
+    return edit_request_sweep()
+
+
 @with_app_context
 def domains() -> dict[str, int]:
     """Custom domains: abandon, release, restore, and the DNS checks that are due."""
@@ -57,6 +65,7 @@ SWEEPS = {
     "billing_suspend_unsubscribed": suspend_unsubscribed,
     "billing_remind_renewals": remind_renewals,
     "sync_hosted_sites": sync_hosted_sites,
+    "edit_requests": edit_requests,
     "domains": domains,
 }
 

@@ -9,7 +9,7 @@ from typing import Any
 from flask import Flask, render_template
 
 from lavish import background  # noqa: F401  (registers the after-commit job hook)
-from lavish.config import PROJECT_ROOT, from_environment
+from lavish.config import PROJECT_ROOT, engine_options, from_environment
 from lavish.extensions import csrf, db, login_manager, migrate
 
 
@@ -28,6 +28,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         # Trust exactly that many proxies: a client can't spoof its address past them.
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
 
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = engine_options(app.config)
     db.init_app(app)
     from lavish import connections
 
@@ -76,6 +77,11 @@ def _register_blueprints(app: Flask) -> None:
     from lavish.billing import bp as billing_bp
 
     app.register_blueprint(billing_bp)
+    from lavish.edits import admin_bp as edits_admin_bp
+    from lavish.edits import bp as edits_bp
+
+    app.register_blueprint(edits_bp)
+    app.register_blueprint(edits_admin_bp, url_prefix="/admin/edit-requests")
     # Custom domains: before hosting, so a custom domain's Host is served before any route.
     from lavish.domains import bp as domains_bp
 
@@ -90,18 +96,37 @@ def _register_error_pages(app: Flask) -> None:
     from flask_wtf.csrf import CSRFError
     from sqlalchemy.exc import DataError
 
+    from lavish import health
     from lavish.htmx import is_fragment_request
 
-    def render_error(status: int, title: str, message: str, *, in_place: str | None = None):
+    def render_error(
+        status: int,
+        title: str,
+        message: str,
+        *,
+        in_place: str | None = None,
+        headers: dict[str, str] | None = None,
+    ):
+        user = _user_for_error_page(status)
         # htmx swaps error answers into the element that asked (an inline check's message, a
         # panel): a line of text there, not a whole page inside the page.
         if is_fragment_request():
-            return render_template(
-                "errors/_message.html", title=title, message=in_place or message
-            ), status
-        return render_template(
-            "errors/error.html", status=status, title=title, message=message
-        ), status
+            return (
+                render_template("errors/_message.html", title=title, message=in_place or message),
+                status,
+                headers or {},
+            )
+        return (
+            render_template(
+                "errors/error.html",
+                status=status,
+                title=title,
+                message=message,
+                current_user=user,
+            ),
+            status,
+            headers or {},
+        )
 
     @app.errorhandler(CSRFError)
     def csrf_error(error: CSRFError):
@@ -146,10 +171,59 @@ def _register_error_pages(app: Flask) -> None:
 
     @app.errorhandler(500)
     def server_error(error):
-        db.session.rollback()
+        _rollback_quietly()
         return render_error(
             500, "Something went wrong", "We have been told about it. Please try again in a moment."
         )
+
+    @app.errorhandler(503)
+    def unavailable(error):
+        return render_error(
+            503,
+            "We'll be right back",
+            "Lavish is briefly unavailable. Please try again in a minute.",
+            headers={"Retry-After": "30"},
+        )
+
+    def database_unavailable(error: Exception):
+        # The database is unreachable (or said "try again"): a friendly 503, not a 500.
+        app.logger.error("database unavailable (503): %s", error)
+        _rollback_quietly()
+        return unavailable(error)
+
+    for exception in health.DATABASE_UNAVAILABLE:
+        app.register_error_handler(exception, database_unavailable)
+
+
+def _rollback_quietly() -> None:
+    """The session's transaction ends; a dead connection may fail to say so."""
+    try:
+        db.session.rollback()
+    except Exception:  # noqa: BLE001 (answering the error page matters more)
+        logging.getLogger(__name__).warning("rollback failed", exc_info=True)
+
+
+def _user_for_error_page(status: int):
+    """Who the error page's header shows, without looking anyone up in a database that may
+    be the cause: the user this request already loaded, else nobody (None: the header shows
+    no account links) for 5xx, else a lookup that must not fail the error page."""
+    from flask import g
+    from flask_login import current_user
+
+    from lavish import health
+    from lavish.extensions import login_manager
+
+    if "_login_user" in g:
+        return g._login_user
+    if status < 500:
+        try:
+            return current_user._get_current_object()
+        except health.DATABASE_UNAVAILABLE:
+            _rollback_quietly()
+    # Flask-Login's template context looks the user up unless this request already did:
+    # from here on the request is anonymous.
+    g._login_user = login_manager.anonymous_user()
+    return None
 
 
 def _register_template_helpers(app: Flask) -> None:

@@ -42,6 +42,20 @@ def load_secret_key(instance_path: Path) -> str:
     return key
 
 
+def engine_options(config: dict) -> dict:
+    """SQLALCHEMY_ENGINE_OPTIONS with the connect timeout for PostgreSQL (unless the URL or the
+    options already set one)."""
+    import sqlalchemy as sa
+
+    options = dict(config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
+    url = sa.make_url(config["SQLALCHEMY_DATABASE_URI"])
+    if url.get_backend_name() == "postgresql" and "connect_timeout" not in url.query:
+        connect_args = dict(options.get("connect_args") or {})
+        connect_args.setdefault("connect_timeout", config["DATABASE_CONNECT_TIMEOUT"])
+        options["connect_args"] = connect_args
+    return options
+
+
 def from_environment(instance_path: Path) -> dict:
     """The whole configuration as a mapping; create_app() overlays its `config` argument."""
     database_url = os.environ.get("DATABASE_URL") or f"sqlite:///{instance_path / 'lavish.db'}"
@@ -54,6 +68,9 @@ def from_environment(instance_path: Path) -> dict:
         # No pool_pre_ping: lavish.connections drops connections the server closed, without
         # a round trip per request.
         "SQLALCHEMY_ENGINE_OPTIONS": {},
+        # Seconds to wait for a new PostgreSQL connection (libpq waits forever by default): an
+        # unreachable database is a quick 503 and a failing /healthz, not hung workers.
+        "DATABASE_CONNECT_TIMEOUT": _env_int("DATABASE_CONNECT_TIMEOUT", 5),
         "REDIS_URL": os.environ.get("REDIS_URL") or None,
         "PUBLIC_URL": public_url,
         "SITES_ROOT": os.environ.get("SITES_ROOT") or str(PROJECT_ROOT / "hosted"),
@@ -119,4 +136,31 @@ def from_environment(instance_path: Path) -> dict:
         # Run (as a job) after the domain map for Nginx was rewritten, e.g. "sudo nginx -s reload".
         "NGINX_RELOAD_COMMAND": os.environ.get("NGINX_RELOAD_COMMAND") or None,
         "MAX_CONTENT_LENGTH": 64 * 1024 * 1024,
+        **_edit_request_settings(instance_path),
+    }
+
+
+def _edit_request_settings(instance_path: Path) -> dict:
+    """Edit requests (lavish.edits): limits, the drafting agent, previews."""
+    return {
+        "EDIT_REQUESTS_OPEN_MAX": _env_int("EDIT_REQUESTS_OPEN_MAX", 5),
+        "EDIT_REQUESTS_PER_MONTH": _env_int("EDIT_REQUESTS_PER_MONTH", 10),
+        "EDIT_REQUEST_SLA_HOURS": _env_int("EDIT_REQUEST_SLA_HOURS", 48),
+        "EDIT_ATTACHMENTS_DIR": os.environ.get("EDIT_ATTACHMENTS_DIR")
+        or str(instance_path / "edit-attachments"),
+        "EDIT_ATTACHMENT_MAX_BYTES": _env_int("EDIT_ATTACHMENT_MAX_BYTES", 5 * 1024 * 1024),
+        "EDIT_ATTACHMENT_MAX_PIXELS": _env_int("EDIT_ATTACHMENT_MAX_PIXELS", 40_000_000),
+        "PREVIEW_DAYS": _env_int("PREVIEW_DAYS", 30),
+        "EDIT_UNDO_DAYS": _env_int("EDIT_UNDO_DAYS", 30),
+        # rules (deterministic, no network) | openai | anthropic | off (everything to staff)
+        "EDIT_AGENT": os.environ.get("EDIT_AGENT") or "rules",
+        "EDIT_AGENT_URL": os.environ.get("EDIT_AGENT_URL") or None,
+        "EDIT_AGENT_API_KEY": os.environ.get("EDIT_AGENT_API_KEY") or None,
+        "EDIT_AGENT_MODEL": os.environ.get("EDIT_AGENT_MODEL") or "",
+        "EDIT_AGENT_RETRIES": _env_int("EDIT_AGENT_RETRIES", 2),
+        "EDIT_AGENT_TIMEOUT": _env_int("EDIT_AGENT_TIMEOUT", 120),
+        "EDIT_AGENT_MAX_CONTEXT_BYTES": _env_int("EDIT_AGENT_MAX_CONTEXT_BYTES", 60_000),
+        # A draft's text files: per file and in total (what an edit may add).
+        "EDIT_MAX_FILE_BYTES": _env_int("EDIT_MAX_FILE_BYTES", 1024 * 1024),
+        "EDIT_MAX_DRAFT_BYTES": _env_int("EDIT_MAX_DRAFT_BYTES", 8 * 1024 * 1024),
     }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import urlsplit
 
 
@@ -15,3 +16,18 @@ def safe_next(target: str | None) -> str | None:
     if parts.scheme or parts.netloc:
         return None
     return target
+
+
+def public_url(path: str) -> str:
+    """`path` on PUBLIC_URL: links in mails and provider return URLs (no request needed)."""
+    from flask import current_app
+
+    return current_app.config["PUBLIC_URL"] + path
+
+
+def public_url_for(endpoint: str, **values: Any) -> str:
+    """Absolute URL of a route on PUBLIC_URL; works in a worker (no request, no SERVER_NAME)."""
+    from flask import current_app
+
+    adapter = current_app.url_map.bind("localhost", url_scheme="http")
+    return public_url(adapter.build(endpoint, values))

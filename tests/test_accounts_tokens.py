@@ -10,7 +10,7 @@ import time_machine
 from account_helpers import STRONG_PASSWORD, TEST_PASSWORD, errors_in, flashes_in, link_in
 from sql_support import recorded_statements
 
-from lavish.accounts import services
+from lavish.accounts import links, services
 from lavish.accounts.passwords import verify_password
 from lavish.accounts.tokens import TokenError, TokenPurpose, make_token, read_token
 from lavish.extensions import db
@@ -393,7 +393,7 @@ def test_reset_page_inline_check_knows_the_account(client, make_user):
 def test_set_password_link_gives_a_purchase_account_its_first_password(app, client, outbox):
     user, created = services.find_or_create_customer(" Buyer@Example.com ", "Ben Buyer")
     assert created and user.password_hash is None
-    url = services.set_password_url(user)
+    url = links.set_password_url(user)
     db.session.commit()
     assert url.startswith("http://localhost/customer/set-password/")
     path = url.removeprefix("http://localhost")
@@ -426,7 +426,7 @@ def test_set_password_link_is_refused_once_the_account_has_a_password(client, ma
 
 def test_set_password_url_works_outside_a_request(app):
     user, _ = services.find_or_create_customer("worker@example.com")
-    assert services.set_password_url(user).startswith("http://localhost/customer/set-password/")
+    assert links.set_password_url(user).startswith("http://localhost/customer/set-password/")
 
 
 def test_the_mail_of_a_link_is_queued_in_the_transaction(app, make_user):

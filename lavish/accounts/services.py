@@ -1,7 +1,7 @@
 """Account operations. They change models in the caller's transaction and never commit.
 
 Mails are queued in the same transaction (lavish.mail.outbox), so a rolled-back change sends
-nothing; the links in them are made when the mail is rendered (see `token_url`), so a mail
+nothing; the links in them are made when the mail is sent (lavish.accounts.links), so a mail
 delayed by a Redis outage still carries a fresh link and no token is stored in the outbox.
 """
 
@@ -11,28 +11,14 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload, undefer
 
+from lavish import audit
 from lavish.accounts.passwords import hash_password, needs_rehash, verify_password
-from lavish.accounts.tokens import (
-    USED,
-    TokenError,
-    TokenPurpose,
-    TokenUsed,
-    make_token,
-    read_token,
-)
+from lavish.accounts.tokens import USED, TokenError, TokenPurpose, TokenUsed, read_token
 from lavish.clock import utcnow
 from lavish.extensions import db
 from lavish.mail.outbox import queue_mail
-from lavish.mail.render import public_url_for
 from lavish.models import Site, SiteVersion, User, normalize_email
 from lavish.models.user import USER_BY_SESSION, new_session_token
-
-# Which page each kind of link opens.
-TOKEN_ENDPOINTS = {
-    TokenPurpose.VERIFY_EMAIL: "accounts.verify_email",
-    TokenPurpose.RESET_PASSWORD: "accounts.reset_password",
-    TokenPurpose.SET_PASSWORD: "accounts.set_password",
-}
 
 
 class EmailTaken(Exception):
@@ -51,7 +37,8 @@ def find_or_create_customer(email: str, name: str = "") -> tuple[User, bool]:
     """The account for `email`, created without a password when there is none.
 
     Returns (user, created). A created account gets its first password through the
-    set-password link: `set_password_url(user)`.
+    set-password link (`token_url("set-password", user_id)` in its mail). A purchase uses
+    `account_for_purchase`, which also refuses to hand anything to an unverified account.
     """
     user = find_customer(email)
     if user is not None:
@@ -62,22 +49,41 @@ def find_or_create_customer(email: str, name: str = "") -> tuple[User, bool]:
     return user, True
 
 
-# ---- links ----------------------------------------------------------------------------------
+def account_for_purchase(
+    email: str, name: str = "", *, account_id: int | None = None
+) -> tuple[User, bool]:
+    """The account a paid purchase goes to: `account_id` (the buyer was signed in) or the one
+    of `email`, created when there is none. Returns (user, created).
 
-
-def token_url(purpose: TokenPurpose | str, user: User | int) -> str:
-    """Absolute link (on PUBLIC_URL) carrying a fresh token for `user`."""
-    purpose = TokenPurpose(purpose)
-    if isinstance(user, int):
-        user = db.session.get(User, user)
-        if user is None:
-            raise LookupError("the account of this mail no longer exists")
-    return public_url_for(TOKEN_ENDPOINTS[purpose], token=make_token(user, purpose))
-
-
-def set_password_url(user: User) -> str:
-    """The link a purchase-created account uses to choose its first password (30 days)."""
-    return token_url(TokenPurpose.SET_PASSWORD, user)
+    A purchase never gives anything to an account whose address nobody has proved to read:
+    anyone can register the buyer's address with a password of their own before the buyer
+    pays. So an unverified account with a password loses it here, and every session and
+    remember-me cookie with it; it is now what a purchase-created account is, and whoever
+    reads the mailbox chooses the password through the receipt's set-password link (which
+    verifies the address). The caller's receipt offers that link when
+    `user.password_hash is None`.
+    """
+    user = db.session.get(User, account_id) if account_id else None
+    if user is None:
+        user, created = find_or_create_customer(email, name)
+        if created:
+            return user, True
+    if not user.is_verified and user.password_hash is not None:
+        audit.record(
+            None,
+            "account.password_cleared_for_purchase",
+            user,
+            before={"name": user.name, "phone": user.phone, "had_password": True},
+            after={"name": name.strip()[:120] or user.name, "phone": "", "had_password": False},
+        )
+        user.password_hash = None
+        user.password_changed_at = utcnow()
+        # Who registered may not be who pays: the name and phone were theirs.
+        user.name = name.strip()[:120] or user.name
+        user.phone = ""
+        end_other_sessions(user)
+        db.session.flush()
+    return user, False
 
 
 # ---- registration and verification ----------------------------------------------------------
@@ -251,7 +257,7 @@ def site_versions(user: User) -> list[tuple[Site, list[SiteVersion]]]:
         return []
     versions = db.session.scalars(
         sa.select(SiteVersion)
-        .where(SiteVersion.site_id.in_([s.id for s in sites]))
+        .where(SiteVersion.site_id.in_([s.id for s in sites]), SiteVersion.draft.is_(False))
         .order_by(SiteVersion.site_id, SiteVersion.number.desc())
     ).all()
     by_site: dict[int, list[SiteVersion]] = {s.id: [] for s in sites}

@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 
 from lavish import audit
-from lavish.accounts.services import find_or_create_customer
+from lavish.accounts.services import account_for_purchase
 from lavish.background import enqueue_after_commit
 from lavish.billing.providers import CheckoutItem, PaymentProvider, ProviderError
 from lavish.clock import utcnow
@@ -78,17 +78,6 @@ BILLING_SUSPENSION_PREFIX = "Hosting "
 
 def is_billing_suspension(site: Site) -> bool:
     return site.status_reason.startswith(BILLING_SUSPENSION_PREFIX)
-
-
-def set_password_url(user: User) -> str:
-    """The first-password link of an account a purchase created."""
-    try:  # the accounts feature owns this link once it lands
-        from lavish.accounts.services import set_password_url as accounts_set_password_url
-    except ImportError:
-        from lavish.accounts.tokens import TokenPurpose, make_token
-
-        return public_url(f"/customer/set-password/{make_token(user, TokenPurpose.SET_PASSWORD)}")
-    return accounts_set_password_url(user)
 
 
 def _iso(moment: datetime | None) -> str | None:
@@ -288,10 +277,10 @@ def record_order_payment(
         enqueue_after_commit(REFUND_JOB, order.id, payment_id)
         return "refund: site already sold"
 
-    if order.customer_id:
-        customer, created = db.session.get(User, order.customer_id), False
-    else:
-        customer, created = find_or_create_customer(order.buyer_email, order.buyer_name)
+    # Never to an account whose address is unverified (see account_for_purchase).
+    customer, created = account_for_purchase(
+        order.buyer_email, order.buyer_name, account_id=order.customer_id
+    )
     order.customer_id = customer.id
     order.status = OrderStatus.PAID
     order.payment_id = payment_id
@@ -319,7 +308,8 @@ def record_order_payment(
             "paid_at": _iso(now),
             "payment_id": payment_id,
             "order_id": order.id,
-            "set_password_url": set_password_url(customer) if not customer.password_hash else None,
+            # The link is made when the mail is sent (accounts.links), never stored.
+            "set_password_for": customer.id if customer.password_hash is None else None,
             "login_url": public_url("/customer/login"),
             "setup_ends": _iso(setup_ends),
             "status_url": _dashboard_url(),

@@ -175,11 +175,34 @@ def ensure_demo_site() -> str:
     return "ready"
 
 
+# More demo sites (the edit-request corpus and tests need variety): slug, name, phone, email,
+# city, category. Imported as preview sites when missing.
+MORE_DEMO_SITES = [
+    ("bright-smile-dental", "Bright Smile Dental", "(512) 555-0123",
+     "hello@brightsmiledental.example", "Austin", "Dentist"),
+    ("golden-crust-bakery", "Golden Crust Bakery", "503-555-0177", "orders@goldencrust.example",
+     "Portland", "Bakery"),
+]  # fmt: skip
+
+
+def ensure_more_demo_sites() -> list[str]:
+    made = []
+    for slug, name, phone, email, city, category in MORE_DEMO_SITES:
+        site = db.session.scalar(sa.select(Site).where(Site.slug == slug))
+        if site is not None and site.live_version is not None:
+            continue
+        import_site(slug, DEMO_FOLDER.parent / slug, name=name, phone=phone, email=email,
+                    city=city, category=category, note="Demo site")  # fmt: skip
+        made.append(slug)
+    return made
+
+
 @click.command("demo")
 def demo_command() -> None:
     """Make sure the demo admin and the demo site exist (idempotent); print how to sign in."""
     email, password = ensure_demo_admin()
     state = ensure_demo_site()
+    ensure_more_demo_sites()
     base = current_app.config["PUBLIC_URL"]  # `make run` sets it to the port it serves on
     click.echo("")
     click.echo(f"  Lavish:        {base}/")
@@ -187,4 +210,6 @@ def demo_command() -> None:
     click.echo(f"    email:       {email}")
     click.echo(f"    password:    {password}")
     click.echo(f"  Demo site ({state}): {base}/{DEMO_SLUG}/")
+    for slug, *_ in MORE_DEMO_SITES:
+        click.echo(f"  Demo site:     {base}/{slug}/")
     click.echo("")

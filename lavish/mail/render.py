@@ -1,5 +1,10 @@
 """Render a mail from its template pair: ``email/<name>.txt`` (with a ``subject`` block) and
-``email/<name>.html``. Links are absolute on PUBLIC_URL (there is no request in a worker)."""
+``email/<name>.html``. Links are absolute on PUBLIC_URL (there is no request in a worker).
+
+Templates make account links with ``token_url(purpose, user_id)`` (lavish.accounts.links), at
+sending. ``render_mail(..., preview=True)`` (the staff console) renders the same mail with
+placeholders there, and in any stored value that holds such a link: no working link, no token.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,9 @@ from typing import Any
 from flask import current_app
 from jinja2 import Template
 
+from lavish.accounts.links import link_purpose_in, placeholder_url, token_url
+from lavish.urls import public_url, public_url_for
+
 
 @dataclass(frozen=True)
 class RenderedMail:
@@ -17,30 +25,27 @@ class RenderedMail:
     html: str
 
 
-def public_url(path: str) -> str:
-    return current_app.config["PUBLIC_URL"] + path
-
-
-def public_url_for(endpoint: str, **values: Any) -> str:
-    """Absolute URL of a route on PUBLIC_URL; works in a worker (no request, no SERVER_NAME)."""
-    adapter = current_app.url_map.bind("localhost", url_scheme="http")
-    return public_url(adapter.build(endpoint, values))
-
-
-def _template_helpers() -> dict[str, Any]:
-    # Imported here: accounts imports this module.
-    from lavish.accounts.services import token_url
-
-    return {"public_url": public_url, "public_url_for": public_url_for, "token_url": token_url}
-
-
 def _render_block(template: Template, block: str, context: dict[str, Any]) -> str:
     return "".join(template.blocks[block](template.new_context(context))).strip()
 
 
-def render_mail(name: str, context: dict[str, Any]) -> RenderedMail:
+def _without_links(context: dict[str, Any]) -> dict[str, Any]:
+    return {
+        key: placeholder_url(purpose) if (purpose := link_purpose_in(value)) else value
+        for key, value in context.items()
+    }
+
+
+def render_mail(name: str, context: dict[str, Any], *, preview: bool = False) -> RenderedMail:
     env = current_app.jinja_env
-    context = {**_template_helpers(), "config": current_app.config, **context}
+    helpers = {
+        "public_url": public_url,
+        "public_url_for": public_url_for,
+        "token_url": placeholder_url if preview else token_url,
+    }
+    context = {**helpers, "config": current_app.config, **context}
+    if preview:
+        context = _without_links(context)
     text_template = env.get_template(f"email/{name}.txt")
     html_template = env.get_template(f"email/{name}.html")
     return RenderedMail(

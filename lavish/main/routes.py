@@ -1,5 +1,6 @@
 from flask import render_template
 
+from lavish import health
 from lavish.main import bp
 
 
@@ -10,4 +11,6 @@ def index():
 
 @bp.get("/healthz")
 def healthz():
-    return {"ok": True}
+    """200 when the database (and Redis, when configured) answer; 503 naming what is down."""
+    healthy, checks = health.status()
+    return {"ok": healthy, **checks}, 200 if healthy else 503, {"Cache-Control": "no-store"}

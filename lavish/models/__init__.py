@@ -10,12 +10,24 @@ from lavish.models.billing import (
     WebhookEvent,
 )
 from lavish.models.domain import Domain, DomainCheck, DomainStatus, HttpsStatus
+from lavish.models.edits import (
+    AgentRun,
+    EditAttachment,
+    EditEvent,
+    EditRequest,
+    EditStatus,
+)
 from lavish.models.outbox import EmailStatus, OutboxEmail
 from lavish.models.site import Site, SiteStatus, SiteVersion
 from lavish.models.user import Role, User, normalize_email
 
 __all__ = [
+    "AgentRun",
     "AuditEntry",
+    "EditAttachment",
+    "EditEvent",
+    "EditRequest",
+    "EditStatus",
     "Domain",
     "DomainCheck",
     "DomainStatus",

@@ -77,6 +77,10 @@ class SiteVersion(db.Model):
     total_bytes: Mapped[int] = mapped_column(sa.BigInteger, nullable=False, default=0)
     created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, nullable=False)
+    # An edit request's draft (lavish.edits): never live until approved, not in the history.
+    draft: Mapped[bool] = mapped_column(
+        nullable=False, default=False, server_default=sa.false()
+    )
 
     site: Mapped[Site] = relationship(back_populates="versions", foreign_keys=[site_id])
 
@@ -88,7 +92,7 @@ class SiteVersion(db.Model):
 # with the owner's sites on the dashboard.
 Site.version_count = column_property(
     sa.select(sa.func.count(SiteVersion.id))
-    .where(SiteVersion.site_id == Site.id)
+    .where(SiteVersion.site_id == Site.id, SiteVersion.draft.is_(False))
     .correlate_except(SiteVersion)
     .scalar_subquery(),
     deferred=True,

@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 5000
 FLASK := $(BIN)/flask --app wsgi
-APT_PACKAGES := nginx chromium wrk caddy
+APT_PACKAGES := nginx libnginx-mod-http-brotli-static chromium wrk caddy
 
 .PHONY: run test test-fast lint bench services system-deps install clean
 
@@ -29,10 +29,13 @@ run: install
 	@echo "Lavish is running at $$PUBLIC_URL/"
 	$(FLASK) run --port $(PORT)
 
-## Debian packages the tests drive for real: Nginx, Chromium, Caddy (on-demand TLS), wrk (benchmarks).
+## Debian packages the tests drive for real: Nginx and its brotli static module (hosted sites'
+## precompressed files), Chromium, Caddy (on-demand TLS for custom domains), wrk (benchmarks).
 system-deps:
 	@missing=""; \
 	command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || missing="$$missing nginx"; \
+	ls /usr/lib/nginx/modules/ngx_http_brotli_static_module.so >/dev/null 2>&1 \
+		|| missing="$$missing libnginx-mod-http-brotli-static"; \
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
 	command -v wrk >/dev/null || missing="$$missing wrk"; \
 	command -v caddy >/dev/null || missing="$$missing caddy"; \

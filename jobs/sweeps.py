@@ -38,6 +38,7 @@ suspend_after_cancel_grace = _billing_sweep("suspend_after_cancel_grace")
 suspend_unsubscribed = _billing_sweep("suspend_unsubscribed")
 remind_activate_hosting = _billing_sweep("remind_activate_hosting")
 remind_renewals = _billing_sweep("remind_renewals")
+requeue_due_refunds = _billing_sweep("requeue_due_refunds")
 
 
 @with_app_context
@@ -64,6 +65,7 @@ SWEEPS = {
     "billing_remind_activate_hosting": remind_activate_hosting,
     "billing_suspend_unsubscribed": suspend_unsubscribed,
     "billing_remind_renewals": remind_renewals,
+    "billing_requeue_due_refunds": requeue_due_refunds,
     "sync_hosted_sites": sync_hosted_sites,
     "edit_requests": edit_requests,
     "domains": domains,

@@ -1,17 +1,31 @@
-"""Who is signed in, and who may open what."""
+"""Who is signed in, and who may open what; which browsers an account signs in from."""
 
 from __future__ import annotations
 
 import functools
+import hashlib
+import secrets
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
-from flask import abort, flash, g, redirect, request, url_for
+from flask import (
+    Response,
+    abort,
+    after_this_request,
+    current_app,
+    flash,
+    g,
+    redirect,
+    request,
+    url_for,
+)
 from flask_login import current_user, login_required
+from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from lavish.extensions import db, htmx, login_manager
-from lavish.models import User
+from lavish.models import User, normalize_email
 from lavish.models.user import USER_BY_SESSION
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -71,8 +85,6 @@ def unauthorized():
     location = login_url_for_current_request()
     if htmx:
         # Never swap a login page into a fragment: make the browser go there.
-        from flask import Response
-
         response = Response(status=401)
         response.headers["HX-Redirect"] = location
         return response
@@ -93,3 +105,57 @@ def admin_required(view: F) -> F:
         return view(*args, **kwargs)
 
     return wrapper  # type: ignore[return-value]
+
+
+# ---- known devices (login rate limits) ------------------------------------------------------
+#
+# A browser that signed in to an account gets a signed cookie naming that account (by a digest
+# of its address) and a random device id. Its login attempts for that account are limited per
+# device, not by the address-wide limit: guesses from elsewhere, however many, cannot lock the
+# owner out of a browser they have used before (OWASP's "device cookies"). The cookie proves
+# nothing else: the password is still checked.
+
+DEVICE_COOKIE = "lavish_device"
+DEVICE_MAX_AGE = timedelta(days=365)
+
+
+def _device_serializer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="lavish.device")
+
+
+def _address_digest(email: str) -> str:
+    return hashlib.sha256(normalize_email(email).encode()).hexdigest()[:24]
+
+
+def known_device(email: str) -> str | None:
+    """This browser's device id when it has signed in to `email`'s account before, else None."""
+    raw = request.cookies.get(DEVICE_COOKIE, "")
+    if not raw or len(raw) > 256:
+        return None
+    try:
+        data = _device_serializer().loads(raw, max_age=int(DEVICE_MAX_AGE.total_seconds()))
+    except BadSignature:
+        return None
+    if not isinstance(data, dict) or data.get("a") != _address_digest(email):
+        return None
+    device = data.get("d")
+    return device if isinstance(device, str) else None
+
+
+def remember_device(user: User) -> None:
+    """Mark this browser as one `user` signs in from (the cookie goes out with the response)."""
+    value = _device_serializer().dumps(
+        {"a": _address_digest(user.email), "d": secrets.token_urlsafe(12)}
+    )
+
+    @after_this_request
+    def set_device_cookie(response: Response) -> Response:
+        response.set_cookie(
+            DEVICE_COOKIE,
+            value,
+            max_age=int(DEVICE_MAX_AGE.total_seconds()),
+            httponly=True,
+            secure=current_app.config.get("SESSION_COOKIE_SECURE", False),
+            samesite="Lax",
+        )
+        return response

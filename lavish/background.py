@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import importlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
@@ -32,6 +33,21 @@ def enqueue_after_commit(func_path: str, *args: Any) -> None:
     """Run ``func_path(*args)`` in the background once the current transaction commits."""
     pending: list = db.session.info.setdefault(_PENDING, [])
     pending.append((func_path, args))
+
+
+@contextmanager
+def savepoint() -> Iterator[None]:
+    """A SAVEPOINT whose jobs go with it: when the block raises, its changes are rolled back
+    and the jobs it asked for are not enqueued at the commit. (On SQLite, write something
+    first: its driver would commit a savepoint opened outside a transaction.)"""
+    pending: list = db.session.info.setdefault(_PENDING, [])
+    mark = len(pending)
+    try:
+        with db.session.begin_nested():
+            yield
+    except BaseException:
+        del db.session.info.get(_PENDING, [])[mark:]
+        raise
 
 
 def redis_connection(app: Flask | None = None):

@@ -275,6 +275,64 @@ def test_login_is_rate_limited_per_ip(app, client, make_user):
     assert response.status_code == 303
 
 
+def _from(app, address: str):
+    """A browser on another connection."""
+    client = app.test_client()
+    client.environ_base["REMOTE_ADDR"] = address
+    return client
+
+
+@pytest.mark.parametrize("role", ["customer", "admin"])
+def test_bad_passwords_from_elsewhere_do_not_lock_the_owner_out(app, make_user, role):
+    make_user(role=role)
+    attacker = _from(app, "203.0.113.5")
+    for _ in range(10):
+        assert sign_in(attacker, password="wrong password!").status_code == 422
+    assert sign_in(attacker).status_code == 429  # that client is done guessing
+    # The owner, on their own connection, signs in at once.
+    assert sign_in(_from(app, "198.51.100.7")).status_code == 303
+
+
+def test_guesses_from_many_clients_stop_at_the_address_limit_but_not_the_owners_browser(
+    app, make_user
+):
+    make_user()
+    owner_browser = _from(app, "198.51.100.7")
+    response = sign_in(owner_browser)
+    assert response.status_code == 303
+    [device_cookie] = [
+        c for c in response.headers.getlist("Set-Cookie") if c.startswith("lavish_device=")
+    ]
+    assert "HttpOnly" in device_cookie and "SameSite=Lax" in device_cookie
+    owner_browser.post("/customer/logout")
+
+    # A botnet: 10 guesses from each of 11 addresses (each under its own client limit).
+    for bot in range(11):
+        client = _from(app, f"203.0.113.{bot + 10}")
+        for _ in range(10):
+            sign_in(client, password="wrong password!")
+    # A browser the account never used gets nowhere now, even with the right password ...
+    assert sign_in(_from(app, "192.0.2.44")).status_code == 429
+    # ... but the owner's own browser still gets in (it has a limit of its own).
+    assert sign_in(owner_browser).status_code == 303
+    # The cookie is for that account only: it lifts nothing for another address.
+    make_user("other@example.com")
+    owner_browser.post("/customer/logout")
+    for _ in range(10):
+        sign_in(owner_browser, email="other@example.com", password="wrong password!")
+    assert sign_in(owner_browser, email="other@example.com").status_code == 429
+
+
+def test_a_known_browser_has_a_limit_of_its_own(app, make_user):
+    make_user()
+    browser = _from(app, "198.51.100.7")
+    sign_in(browser)
+    browser.post("/customer/logout")
+    for _ in range(10):
+        assert sign_in(browser, password="wrong password!").status_code == 422
+    assert sign_in(browser).status_code == 429
+
+
 def test_rate_limit_window_ends(client, make_user):
     import time_machine
 

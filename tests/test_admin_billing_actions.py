@@ -218,7 +218,9 @@ def test_dunning_recovery_through_billing(app, owned):
     billing.mark_past_due(sub, reason="card declined")
     db.session.commit()
     assert sub.status == "past_due" and sub.dunning_started_at is not None
-    billing.record_subscription_payment(sub, payment_id="pa_grace")
+    billing.record_subscription_payment(
+        sub, payment_id="pa_grace", amount_cents=9500, currency="USD"
+    )
     db.session.commit()
     db.session.refresh(sub)
     assert sub.status == "active" and sub.past_due_at is None  # billing clears it
@@ -236,7 +238,9 @@ def test_a_payment_does_not_lift_a_staff_suspension(app, staff, owned):
     db.session.refresh(site)
     assert site.status_reason == "Staff: Hosting abuse"
     assert not billing.is_billing_suspension(site)
-    billing.record_subscription_payment(sub, payment_id="pa_renewal")
+    billing.record_subscription_payment(
+        sub, payment_id="pa_renewal", amount_cents=9500, currency="USD"
+    )
     db.session.commit()
     db.session.refresh(site)
     assert site.status == "suspended"

@@ -158,7 +158,13 @@ def test_every_number(business):
         "window_days": 90, "went_past_due": 3, "recovered": 1, "still_past_due": 1,
         "recovery_rate_percent": 33.3,
     }  # fmt: skip
-    assert s.attention == {"failed_webhooks": 0, "unprocessed_webhooks": 0, "failed_emails": 0}
+    assert s.attention == {
+        "failed_webhooks": 0,
+        "unprocessed_webhooks": 0,
+        "failed_emails": 0,
+        "flagged_webhooks": 0,
+        "stuck_refunds": 0,
+    }
     assert s.revenue == {
         "this_month": {"one_time_cents": 49500, "recurring_cents": 9999, "total_cents": 59499},
         "last_month": {"one_time_cents": 59499, "recurring_cents": 28999, "total_cents": 88498},
@@ -277,6 +283,8 @@ def test_attention_counts(app, client, admin, login):
             WebhookEvent(delivery_id="m2", event_type="x", payload="{}", received_at=NOW),
             WebhookEvent(delivery_id="m3", event_type="x", payload="{}", received_at=NOW,
                          processed_at=NOW, result="ok"),
+            WebhookEvent(delivery_id="m4", event_type="x", payload="{}", received_at=NOW,
+                         processed_at=NOW, state="flagged", result="flagged: paid 1 USD"),
             OutboxEmail(to="a@example.com", template="t", status="failed"),
             OutboxEmail(to="b@example.com", template="t", status="sent"),
         ]
@@ -286,8 +294,11 @@ def test_attention_counts(app, client, admin, login):
         "failed_webhooks": 1,
         "unprocessed_webhooks": 1,
         "failed_emails": 1,
+        "flagged_webhooks": 1,
+        "stuck_refunds": 0,
     }
     login(admin)
     html = client.get("/admin/").get_data(as_text=True)
     assert "1 webhook deliveries failed" in html and "outcome=failed" in html
     assert "1 mails gave up after retries" in html
+    assert "1 payments flagged" in html and "outcome=flagged" in html

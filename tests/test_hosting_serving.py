@@ -35,12 +35,12 @@ def test_slug_without_slash_redirects(client, preview_site):
 @pytest.mark.parametrize(
     ("path", "content_type", "cache"),
     [
-        ("", "text/html; charset=utf-8", "public, max-age=60"),
-        ("about.html", "text/html; charset=utf-8", "public, max-age=60"),
-        ("team/", "text/html; charset=utf-8", "public, max-age=60"),
-        ("assets/style.css", "text/css; charset=utf-8", "public, max-age=3600"),
-        ("assets/app.js", "text/javascript; charset=utf-8", "public, max-age=3600"),
-        ("assets/img/logo.svg", "image/svg+xml; charset=utf-8", "public, max-age=3600"),
+        ("", "text/html; charset=utf-8", "no-cache"),
+        ("about.html", "text/html; charset=utf-8", "no-cache"),
+        ("team/", "text/html; charset=utf-8", "no-cache"),
+        ("assets/style.css", "text/css; charset=utf-8", "public, max-age=300"),
+        ("assets/app.js", "text/javascript; charset=utf-8", "public, max-age=300"),
+        ("assets/img/logo.svg", "image/svg+xml; charset=utf-8", "public, max-age=300"),
     ],
 )
 def test_files_have_type_length_validators_and_cache_control(
@@ -58,7 +58,11 @@ def test_files_have_type_length_validators_and_cache_control(
     assert response.headers["ETag"] == f'"{int(info.st_mtime):x}-{info.st_size:x}"'
     assert response.last_modified.timestamp() == int(info.st_mtime)
     assert "X-Robots-Tag" not in response.headers
-    assert "Set-Cookie" not in response.headers and "Vary" not in response.headers
+    assert "Set-Cookie" not in response.headers and "Content-Encoding" not in response.headers
+    # Every one of these types has compressed siblings: caches must key on Accept-Encoding.
+    assert response.headers["Vary"] == "Accept-Encoding"
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.headers["Accept-Ranges"] == "bytes"
 
 
 def test_unknown_extension_is_octet_stream(client, app, tmp_path):
@@ -72,7 +76,7 @@ def test_conditional_requests(client, active_site):
     etag, modified = first.headers["ETag"], first.headers["Last-Modified"]
     hit = client.get("/acme/assets/style.css", headers={"If-None-Match": etag})
     assert hit.status_code == 304 and hit.data == b""
-    assert hit.headers["ETag"] == etag and hit.headers["Cache-Control"] == "public, max-age=3600"
+    assert hit.headers["ETag"] == etag and hit.headers["Cache-Control"] == "public, max-age=300"
     assert (
         client.get("/acme/assets/style.css", headers={"If-None-Match": f"W/{etag}"}).status_code
         == 304

@@ -9,7 +9,7 @@ from jinja2 import TemplateNotFound
 from markupsafe import escape
 from werkzeug.exceptions import NotFound
 
-from lavish import ratelimit
+from lavish import auth, ratelimit
 from lavish.accounts import bp, services
 from lavish.accounts.forms import (
     INLINE_FIELDS,
@@ -24,12 +24,18 @@ from lavish.accounts.tokens import TokenError, TokenPurpose, read_token
 from lavish.auth import login_required_loading
 from lavish.extensions import db
 from lavish.htmx import see_other
-from lavish.models import User
+from lavish.models import User, normalize_email
 from lavish.readonly import read_only
 from lavish.urls import safe_next
 
 HOUR = 60 * 60
-LOGIN_PER_ADDRESS = ratelimit.Limit("login-email", 10, 15 * 60)
+# Login: guesses at one account from one client stop at 10 per 15 minutes, so the owner on
+# their own connection still gets in; guesses from many clients at one account stop at the
+# address-wide limit, which a browser the owner signed in from before does not count against
+# (it has a limit of its own: auth.known_device).
+LOGIN_PER_ADDRESS_AND_CLIENT = ratelimit.Limit("login-email-ip", 10, 15 * 60)
+LOGIN_PER_ADDRESS = ratelimit.Limit("login-email", 100, HOUR)
+LOGIN_PER_DEVICE = ratelimit.Limit("login-device", 10, 15 * 60)
 LOGIN_PER_IP = ratelimit.Limit("login-ip", 50, 15 * 60)
 FORGOT_PER_ADDRESS = ratelimit.Limit("forgot-email", 5, HOUR)
 FORGOT_PER_IP = ratelimit.Limit("forgot-ip", 20, HOUR)
@@ -56,6 +62,18 @@ def _start_session(user: User, *, remember: bool) -> None:
     # survives. Other devices stay signed in: only logout and password changes end them.
     session.clear()
     login_user(user, remember=remember)
+    auth.remember_device(user)
+
+
+def _limit_login_attempts(email: str) -> None:
+    """Count this attempt against the login limits; 429 when one is used up."""
+    ratelimit.enforce(LOGIN_PER_IP, request.remote_addr)
+    if device := auth.known_device(email):
+        ratelimit.enforce(LOGIN_PER_DEVICE, device)
+        return
+    address = normalize_email(email)
+    ratelimit.enforce(LOGIN_PER_ADDRESS_AND_CLIENT, f"{address}|{request.remote_addr}")
+    ratelimit.enforce(LOGIN_PER_ADDRESS, address)
 
 
 # ---- register, verify ---------------------------------------------------------------------
@@ -147,8 +165,7 @@ def login():
         return see_other(next_path or _home_for(current_user))
     form = LoginForm()
     if form.validate_on_submit():
-        ratelimit.enforce(LOGIN_PER_IP, request.remote_addr)
-        ratelimit.enforce(LOGIN_PER_ADDRESS, form.email.data)
+        _limit_login_attempts(form.email.data)
         user = services.authenticate(form.email.data, form.password.data)
         if user is not None:
             db.session.commit()  # a rehashed password

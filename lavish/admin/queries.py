@@ -17,6 +17,7 @@ from sqlalchemy.orm import selectinload
 from lavish.clock import utcnow
 from lavish.extensions import db
 from lavish.models import (
+    RUNNING_SUBSCRIPTION,
     Order,
     Payment,
     Site,
@@ -27,7 +28,10 @@ from lavish.models import (
 
 CHART_MONTHS = 12
 DUNNING_WINDOW_DAYS = 90
-RUNNING = (SubscriptionStatus.ACTIVE, SubscriptionStatus.PAST_DUE)
+RUNNING = RUNNING_SUBSCRIPTION
+# A refund still due this long after it was decided is stuck (the job was lost or keeps
+# failing); the refund sweep keeps trying, staff are told.
+REFUND_STUCK_AFTER = timedelta(hours=1)
 
 
 # --- months -------------------------------------------------------------------------------------
@@ -380,7 +384,7 @@ def _attention_figures() -> dict[str, int]:
     """What staff should look at (all time): webhook deliveries whose processing failed (an
     error is recorded) or that were never processed, and mails that gave up after retries.
     Each count goes through a partial or status index."""
-    from lavish.models import EmailStatus, OutboxEmail, WebhookEvent
+    from lavish.models import EmailStatus, OutboxEmail, WebhookEvent, WebhookState
 
     row = db.session.execute(
         sa.select(
@@ -396,6 +400,16 @@ def _attention_figures() -> dict[str, int]:
             .where(OutboxEmail.status == EmailStatus.FAILED)
             .scalar_subquery()
             .label("failed_emails"),
+            # Payments that did not match what we charged (or their checkout): not applied.
+            sa.select(sa.func.count(WebhookEvent.id))
+            .where(WebhookEvent.state == WebhookState.FLAGGED)
+            .scalar_subquery()
+            .label("flagged_webhooks"),
+            # Refunds we promised that are still not done an hour later (the sweep retries).
+            sa.select(sa.func.count(Payment.id))
+            .where(Payment.refund_due_at <= utcnow() - REFUND_STUCK_AFTER)
+            .scalar_subquery()
+            .label("stuck_refunds"),
         )
     ).one()
     return {key: int(value) for key, value in row._mapping.items()}
@@ -592,7 +606,7 @@ def subscriptions_query(text: str = "", status: str | None = None) -> sa.Select:
     return statement
 
 
-WEBHOOK_OUTCOMES = ("failed", "unprocessed")
+WEBHOOK_OUTCOMES = ("failed", "unprocessed", "flagged")
 KNOWN_EVENT_TYPES = (
     "payment_intent.succeeded",
     "payment_intent.failed",
@@ -623,6 +637,8 @@ def webhooks_query(
         statement = statement.where(W.error != "")
     elif outcome == "unprocessed":
         statement = statement.where(W.processed_at.is_(None))
+    elif outcome == "flagged":
+        statement = statement.where(W.state == "flagged")
     if text:
         types = [known for known in KNOWN_EVENT_TYPES if known.startswith(text)]
         if types:  # "subscription." or "payment_intent.succeeded": a filter on the type

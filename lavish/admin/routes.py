@@ -9,6 +9,7 @@ from flask import abort, current_app, jsonify, render_template, request
 from flask_login import current_user
 from jinja2_fragments.flask import render_block
 
+from lavish import audit as audit_log
 from lavish.admin import bp, charts, forms, queries
 from lavish.extensions import db, htmx, login_manager
 from lavish.htmx import is_fragment_request
@@ -318,6 +319,9 @@ def _pretty_json(raw: str) -> str:
 @bp.get("/emails/<int:email_id>")
 def email_detail(email_id: int):
     email = db.get_or_404(OutboxEmail, email_id)
+    # A customer's mail is theirs: who read it is on the record.
+    audit_log.record(current_user, "email.viewed", email, after={"to": email.to})
+    db.session.commit()
     return render_template(
         "admin/email.html",
         email=email,
@@ -327,11 +331,13 @@ def email_detail(email_id: int):
 
 
 def _render_preview(email: OutboxEmail) -> dict[str, str]:
-    """The mail as its recipient sees it (rendered now from its template and stored context)."""
+    """The mail as its recipient sees it (rendered now from its template and stored context),
+    with placeholders for its account links: a working reset or set-password link in the
+    console would let staff into the customer's account (the job makes them when it sends)."""
     from lavish.mail import render
 
     try:
-        mail = render.render_mail(email.template, email.context or {})
+        mail = render.render_mail(email.template, email.context or {}, preview=True)
     except Exception as error:  # a template renamed since, a context key missing: say so
         return {"error": f"{type(error).__name__}: {error}"}
     return {"subject": mail.subject, "text": mail.text, "html": mail.html}

@@ -126,8 +126,11 @@ def purchase_complete(slug: str):
     order = db.session.get(Order, request.args.get("order", type=id_value) or 0)
     if order is None or order.site_id != site.id:
         abort(404)
-    _maybe_reconcile(order)
-    db.session.refresh(order)
+    # A payment that did not match what we charged is not applied: say so, and stop asking.
+    flagged = services.flagged_payments(order_ids=[order.id])
+    if not flagged:
+        _maybe_reconcile(order)
+        db.session.refresh(order)
     won = (
         order.status == OrderStatus.PAID
         and site.owner_id == order.customer_id
@@ -136,6 +139,7 @@ def purchase_complete(slug: str):
     context = {
         "site": site,
         "order": order,
+        "flagged": flagged,
         "won": won,
         "masked_email": _mask(order.buyer_email),
         "mine": order.id in session.get("orders", []),
@@ -143,7 +147,7 @@ def purchase_complete(slug: str):
     }
     if is_fragment_request():
         # 286 tells htmx to stop polling once there is an answer.
-        status = 200 if order.status == OrderStatus.PENDING else 286
+        status = 200 if order.status == OrderStatus.PENDING and not flagged else 286
         return render_block("billing/complete.html", "status", **context), status
     return render_template("billing/complete.html", **context)
 
@@ -209,7 +213,14 @@ def status():
                 except ProviderError as exc:
                     db.session.rollback()
                     log.warning("reconcile of subscription %s failed: %s", sub.id, exc)
-    return render_template("billing/status.html", sites=sites, focus=focus)
+    # Payments that did not match the price and were not applied: the owner is told here.
+    unapplied: dict[int, list] = {}
+    for payment in services.flagged_payments(
+        subscription_ids=[sub.id for site in sites for sub in site.subscriptions]
+    ):
+        if payment.refunded_at is None:
+            unapplied.setdefault(payment.subscription_id, []).append(payment)
+    return render_template("billing/status.html", sites=sites, focus=focus, unapplied=unapplied)
 
 
 @bp.get("/subscriptions/cancel")
@@ -312,6 +323,8 @@ def recurrente_webhook():
         return {"error": "body too large"}, 400
     raw = request.stream.read(webhooks.MAX_BODY_BYTES + 1)
     outcome = webhooks.handle_delivery(raw, dict(request.headers), request.content_type)
+    # The stored delivery, with its effects or (500) with its error: one commit either way.
+    db.session.commit()
     return {"result": outcome.message}, outcome.status
 
 
@@ -351,6 +364,7 @@ def sandbox_checkout_action(checkout_id: str, action: str):
         sandbox_provider.pay(checkout_id)
     else:
         sandbox_provider.decline(checkout_id)
+    db.session.commit()  # the webhooks it delivered, in one transaction
     return see_other(record["success_url"])
 
 

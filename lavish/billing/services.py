@@ -27,6 +27,8 @@ from lavish.extensions import db
 from lavish.hosting.services import change_status
 from lavish.mail.outbox import queue_mails
 from lavish.models import (
+    ENDED_SUBSCRIPTION,
+    RUNNING_SUBSCRIPTION,
     Order,
     OrderStatus,
     Payment,
@@ -40,8 +42,8 @@ from lavish.models import (
 
 log = logging.getLogger(__name__)
 
-RUNNING = (SubscriptionStatus.ACTIVE, SubscriptionStatus.PAST_DUE)
-ENDED = (SubscriptionStatus.CANCELLED, SubscriptionStatus.EXPIRED)
+RUNNING = RUNNING_SUBSCRIPTION
+ENDED = ENDED_SUBSCRIPTION
 REFUND_JOB = "jobs.billing.refund_order_job"
 # Our checkouts expire after this (sent as `expires_at`); a pending one is reused until then.
 CHECKOUT_TTL = timedelta(hours=24)
@@ -113,6 +115,45 @@ def _record_payment(payment_id: str, **values: Any) -> bool:
     return (
         _insert(Payment, {"provider_payment_id": payment_id, **values}, "provider_payment_id")
         is not None
+    )
+
+
+def _already_recorded(payment_id: str) -> str:
+    """The result for a payment seen before: a flagged one stays flagged."""
+    flag = db.session.scalar(
+        sa.select(Payment.flag).where(Payment.provider_payment_id == payment_id)
+    )
+    return f"flagged: {flag} (already recorded)" if flag else "duplicate payment"
+
+
+def price_mismatch(
+    expected_cents: int, expected_currency: str, amount_cents: int, currency: str
+) -> str:
+    """Why a payment is not what we charged ("" when it is exactly that)."""
+    if amount_cents == expected_cents and currency.upper() == expected_currency.upper():
+        return ""
+    return (
+        f"paid {amount_cents} {currency.upper()}, "
+        f"charged {expected_cents} {expected_currency.upper()}"
+    )
+
+
+def flagged_payments(*, order_ids: list[int] = (), subscription_ids: list[int] = ()) -> list:
+    """Payments of these orders/subscriptions that were not applied (for the buyer's pages)."""
+    if not order_ids and not subscription_ids:
+        return []
+    return list(
+        db.session.scalars(
+            sa.select(Payment)
+            .where(
+                Payment.flag != "",
+                sa.or_(
+                    Payment.order_id.in_(list(order_ids)),
+                    Payment.subscription_id.in_(list(subscription_ids)),
+                ),
+            )
+            .order_by(Payment.id)
+        )
     )
 
 
@@ -241,31 +282,52 @@ def start_purchase(
     return order
 
 
+def order_by_checkout(checkout_id: str | None) -> Order | None:
+    """The order whose checkout the provider says was paid (its id is what we stored)."""
+    if not checkout_id:
+        return None
+    return db.session.scalar(sa.select(Order).where(Order.checkout_id == checkout_id))
+
+
 def record_order_payment(
     order: Order,
     *,
     payment_id: str,
-    amount_cents: int | None = None,
-    currency: str | None = None,
+    amount_cents: int,
+    currency: str,
+    flag: str = "",
 ) -> str:
     """A payment for a site order succeeded (webhook or reconcile). Idempotent on `payment_id`.
 
-    The first paid order of a preview site wins it; any other payment for the site (another
-    buyer who raced, or a second payment) is refunded through the provider and told so.
+    Applied only when it is exactly the order's amount and currency (and `flag`, a reason the
+    caller found not to trust it, is empty): otherwise it is stored with the reason, changes
+    nothing, sends nothing and waits for staff. The first paid order of a preview site wins
+    it; any other payment for the site (another buyer who raced, or a second payment) is
+    refunded through the provider and told so.
     """
+    # The site first, then the order: every path that locks both takes them in this order,
+    # so buyers racing for one site queue up instead of deadlocking.
+    site = _lock(Site, order.site_id)
     order = _lock(Order, order.id)
     now = utcnow()
+    flag = flag or price_mismatch(order.amount_cents, order.currency, amount_cents, currency)
+    lost = not flag and (order.status == OrderStatus.PAID or site.status != SiteStatus.PREVIEW)
     if not _record_payment(
         payment_id,
         kind="one_time",
         order_id=order.id,
-        amount_cents=amount_cents if amount_cents is not None else order.amount_cents,
-        currency=(currency or order.currency).upper(),
+        amount_cents=amount_cents,
+        currency=currency.upper(),
         paid_at=now,
+        flag=flag[:300],
+        # The promise of a refund is a row: the sweep re-queues it if the job is lost.
+        refund_due_at=now if lost else None,
     ):
-        return "duplicate payment"
-    site = _lock(Site, order.site_id)
-    if order.status == OrderStatus.PAID or site.status != SiteStatus.PREVIEW:
+        return _already_recorded(payment_id)
+    if flag:
+        log.warning("payment %s for order %s not applied: %s", payment_id, order.id, flag)
+        return f"flagged: {flag}; not applied"
+    if lost:
         # Lost the race (or paid twice): never keep money for a site we can't hand over.
         if order.status != OrderStatus.PAID:
             order.status = OrderStatus.PAID
@@ -331,6 +393,15 @@ def record_order_failure(order: Order, *, reason: str) -> str:
     return "order failed"
 
 
+def _flagged_payment_id(order: Order) -> str | None:
+    return db.session.scalar(
+        sa.select(Payment.provider_payment_id)
+        .where(Payment.order_id == order.id, Payment.flag != "", Payment.refunded_at.is_(None))
+        .order_by(Payment.id)
+        .limit(1)
+    )
+
+
 def refund_order(
     order: Order,
     *,
@@ -346,7 +417,8 @@ def refund_order(
     refund of a sold site does not take the site back by itself (staff suspend it with a reason).
     """
     order = _lock(Order, order.id)
-    payment_id = payment_id or order.payment_id
+    # An order that was never applied may still hold money: its payment that was flagged.
+    payment_id = payment_id or order.payment_id or _flagged_payment_id(order)
     payment = db.session.scalar(
         sa.select(Payment)
         .where(Payment.provider_payment_id == (payment_id or ""))
@@ -360,6 +432,7 @@ def refund_order(
     now = utcnow()
     before = {"status": order.status}
     payment.refunded_at = now
+    payment.refund_due_at = None  # the promise is kept
     if payment_id == order.payment_id:
         order.status = OrderStatus.REFUNDED
         order.refunded_at = now
@@ -398,6 +471,8 @@ def reconcile_order(order: Order, *, provider: PaymentProvider) -> str:
     if order.status != OrderStatus.PENDING or not order.checkout_id:
         return "nothing to reconcile"
     state = provider.get_checkout(order.checkout_id)
+    if state.paid and (state.amount_cents is None or not state.currency):
+        return "checkout paid, amount not known: waiting for the webhook"
     if state.paid:
         return record_order_payment(
             order,
@@ -503,32 +578,26 @@ SUBSCRIPTION_WITH_SITE_AND_CUSTOMER = (
 def find_subscription(
     *,
     provider_subscription_id: str | None = None,
-    metadata: dict | None = None,
     checkout_id: str | None = None,
     lock: bool = False,
 ) -> Subscription | None:
-    """The subscription an event is about: by su_…, our id in the checkout metadata, or the
-    checkout id. With `lock`, loaded FOR UPDATE (with its site and customer) in one query."""
-    conditions = []
+    """The subscription an event is about: by su_… (renewals, subscription.* events), or by
+    the checkout id (a first payment). Never by our id in metadata, which only has to agree.
+    With `lock`, loaded FOR UPDATE (with its site and customer) in one query."""
     if provider_subscription_id:
-        conditions.append(Subscription.provider_subscription_id == provider_subscription_id)
-    raw_id = str((metadata or {}).get("subscription_id") or "")
-    if raw_id.isdigit():
-        conditions.append(Subscription.id == int(raw_id))
-    if checkout_id:
-        conditions.append(Subscription.checkout_id == checkout_id)
-    for condition in conditions:  # in that order of trust
-        query = sa.select(Subscription).where(condition)
-        if lock:
-            query = (
-                query.options(*SUBSCRIPTION_WITH_SITE_AND_CUSTOMER)
-                .with_for_update(of=Subscription)
-                .execution_options(populate_existing=True)
-            )
-        sub = db.session.scalar(query)
-        if sub is not None:
-            return sub
-    return None
+        condition = Subscription.provider_subscription_id == provider_subscription_id
+    elif checkout_id:
+        condition = Subscription.checkout_id == checkout_id
+    else:
+        return None
+    query = sa.select(Subscription).where(condition)
+    if lock:
+        query = (
+            query.options(*SUBSCRIPTION_WITH_SITE_AND_CUSTOMER)
+            .with_for_update(of=Subscription)
+            .execution_options(populate_existing=True)
+        )
+    return db.session.scalar(query)
 
 
 def link_provider_subscription(sub: Subscription, provider_subscription_id: str) -> bool:
@@ -582,25 +651,33 @@ def record_subscription_payment(
     sub: Subscription,
     *,
     payment_id: str,
-    amount_cents: int | None = None,
-    currency: str | None = None,
+    amount_cents: int,
+    currency: str,
     locked: bool = False,
+    flag: str = "",
 ) -> str:
     """A subscription payment succeeded: the first one activates, later ones renew (one month
     each, from the end of the current period), a payment in grace makes it active again.
-    Idempotent on `payment_id`; the order of first payment and renewal doesn't matter."""
+    Applied only when it is exactly the subscription's price (else stored, flagged, nothing
+    changes). Idempotent on `payment_id`; the order of first payment and renewal doesn't
+    matter."""
     if not locked:
         sub = _lock(Subscription, sub.id, *SUBSCRIPTION_WITH_SITE_AND_CUSTOMER)
     now = utcnow()
+    flag = flag or price_mismatch(sub.amount_cents, sub.currency, amount_cents, currency)
     if not _record_payment(
         payment_id,
         kind="recurring",
         subscription_id=sub.id,
-        amount_cents=amount_cents if amount_cents is not None else sub.amount_cents,
-        currency=(currency or sub.currency).upper(),
+        amount_cents=amount_cents,
+        currency=currency.upper(),
         paid_at=now,
+        flag=flag[:300],
     ):
-        return "duplicate payment"
+        return _already_recorded(payment_id)
+    if flag:
+        log.warning("payment %s for subscription %s not applied: %s", payment_id, sub.id, flag)
+        return f"flagged: {flag}; not applied"
     # Site changes of a subscription happen under the subscription's lock.
     site = sub.site
     receipt = {"payment_id": payment_id, "paid_at": _iso(now)}
@@ -817,6 +894,8 @@ def reconcile_subscription(sub: Subscription, *, provider: PaymentProvider) -> s
     state = provider.get_checkout(sub.checkout_id)
     if not state.paid:
         return f"checkout {state.status}"
+    if state.amount_cents is None or not state.currency:
+        return "checkout paid, amount not known: waiting for the webhook"
     if state.paymentable_id:
         link_provider_subscription(sub, state.paymentable_id)
     return record_subscription_payment(

@@ -17,13 +17,14 @@ import sqlalchemy as sa
 from flask import current_app
 from sqlalchemy.orm import selectinload
 
+from lavish.background import enqueue_now
 from lavish.billing import services
 from lavish.billing.providers import ProviderError, get_provider
 from lavish.clock import utcnow
 from lavish.extensions import db
 from lavish.hosting.services import change_status
 from lavish.mail.outbox import queue_mail, queue_mails
-from lavish.models import Site, SiteStatus, Subscription, SubscriptionStatus, User
+from lavish.models import Payment, Site, SiteStatus, Subscription, SubscriptionStatus, User
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +34,9 @@ SETUP_REMINDER_BEFORE = timedelta(days=3)
 # Recurrente has no "cancel at period end": we delete the subscription shortly before the
 # period ends, so its renewal charge never runs.
 PERIOD_END_LEAD = timedelta(hours=1)
+# A refund is queued right after the commit that decides it; one still due this long after is
+# queued again (its job was never queued, Redis being down, or failed all its retries).
+REFUND_REQUEUE_AFTER = timedelta(minutes=10)
 
 
 def _in_batches(
@@ -321,3 +325,27 @@ def remind_renewals(now: datetime | None = None) -> int:
         handle,
         options=_SUB_OPTIONS,
     )
+
+
+def requeue_due_refunds(now: datetime | None = None) -> int:
+    """Refunds we promised (payments.refund_due_at) and that are still not done: queue their
+    job again. The job is idempotent (it locks the payment and skips a refunded one), so a
+    job that was merely slow does no harm when it runs twice."""
+    now = now or utcnow()
+    due = db.session.execute(
+        sa.select(Payment.order_id, Payment.provider_payment_id)
+        .where(
+            Payment.refund_due_at <= now - REFUND_REQUEUE_AFTER,
+            Payment.refunded_at.is_(None),
+            Payment.order_id.is_not(None),
+        )
+        .order_by(Payment.refund_due_at)
+        .limit(BATCH_SIZE)
+    ).all()
+    db.session.rollback()  # nothing to keep; the job runs in its own transaction
+    queued = 0
+    for order_id, payment_id in due:
+        queued += enqueue_now(services.REFUND_JOB, order_id, payment_id)
+    if len(due) > queued:
+        log.warning("%d due refunds could not be queued; next run", len(due) - queued)
+    return queued

@@ -70,6 +70,7 @@ def serve_custom_domains():
     host = _host_name()
     if is_own_host(host):
         return _redirect_path_to_domain()
+    request.environ["lavish.hosted"] = True  # never a session cookie or portal headers here
     name = for_lookup(host)
     found = services.served_host(name) if name else None
     if found is None:

@@ -22,6 +22,7 @@ import sqlalchemy as sa
 
 from lavish.extensions import db
 from lavish.hosting import publisher
+from lavish.hosting.compression import is_sibling
 from lavish.hosting.layout import HTDOCS, NOINDEX_MARKER, NOT_FOUND_PAGE, sites_root, version_dir
 from lavish.models import Site, SiteVersion, User
 
@@ -31,11 +32,15 @@ def htdocs_of(site: Site, version: SiteVersion) -> Path:
 
 
 def list_files(folder: Path) -> list[str]:
-    """Relative posix paths of the regular files under `folder`, sorted."""
+    """Relative posix paths of the site's regular files under `folder`, sorted (without the
+    compressed copies the publisher keeps beside text files: it makes them anew)."""
     found = []
     for current, dirnames, filenames in os.walk(folder):
         dirnames.sort()
+        names = frozenset(filenames)
         for name in sorted(filenames):
+            if is_sibling(name, names):
+                continue
             full = Path(current) / name
             if full.is_file() and not full.is_symlink():
                 found.append(full.relative_to(folder).as_posix())

@@ -246,7 +246,7 @@ def create_request(
 
 
 def _mail(req: EditRequest, template: str, **extra: Any) -> None:
-    from lavish.mail.render import public_url_for
+    from lavish.urls import public_url_for
 
     owner = req.owner or db.session.get(User, req.owner_id)
     site = req.site or db.session.get(Site, req.site_id)
@@ -467,7 +467,7 @@ def send_for_review(
         raise Conflict("There is no draft to review yet.")
     if not transition(req, S.READY_FOR_REVIEW, actor=actor, expect=expect, status_reason=""):
         return False
-    from lavish.mail.render import public_url
+    from lavish.urls import public_url
 
     _mail(
         req,
@@ -585,7 +585,7 @@ def publish_draft(req: EditRequest, draft: SiteVersion, *, actor: User | None) -
         preview_token=None,
     )
     _remove_preview_after_commit(token)
-    from lavish.mail.render import public_url_for
+    from lavish.urls import public_url_for
 
     _mail(req, "edit_request_published", undo_days=current_app.config["EDIT_UNDO_DAYS"],
           undo_url=public_url_for("edits.detail", request_id=req.id) + "#undo")  # fmt: skip

@@ -18,12 +18,22 @@ from urllib.parse import urlsplit
 from flask import current_app
 
 from lavish.config import PROJECT_ROOT
-from lavish.hosting.serving import CHARSET_TYPES, MIME_TYPES_FILE
+from lavish.hosting.serving import CHARSET_TYPES, MIME_TYPES_FILE, compressible, content_types
 from lavish.hosting.slugs import RESERVED_SLUGS, SLUG_PATTERN
 
 TEMPLATE = PROJECT_ROOT / "deploy" / "nginx" / "lavish.conf"
 STATIC_ROOT = PROJECT_ROOT / "lavish" / "static"
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
+# Debian's package libnginx-mod-http-brotli-static (its nginx.conf loads it from modules-enabled/;
+# the throwaway Nginx below loads it itself).
+BROTLI_MODULES = (
+    "/usr/lib/nginx/modules/ngx_http_brotli_static_module.so",
+    "/usr/share/nginx/modules/ngx_http_brotli_static_module.so",
+)
+
+
+def brotli_module() -> str | None:
+    return next((path for path in BROTLI_MODULES if os.path.exists(path)), None)
 
 
 def render_config(
@@ -58,6 +68,9 @@ def render_config(
         "MIME_TYPES": str(MIME_TYPES_FILE),
         "STATIC_ROOT": str(STATIC_ROOT),
         "CHARSET_TYPES": " ".join(t for t in CHARSET_TYPES if t != "text/html"),
+        "COMPRESSIBLE_EXTENSIONS": "|".join(
+            sorted(re.escape(ext) for ext in content_types() if compressible(f"x.{ext}"))
+        ),
         "SLUG": SLUG_PATTERN,
         "RESERVED": "|".join(re.escape(word) for word in sorted(RESERVED_SLUGS)),
         "RESERVED_LOCATIONS": "\n".join(
@@ -65,7 +78,7 @@ def render_config(
             f"    location ^~ /{word}/ {{ proxy_pass http://lavish_app; }}\n"
             f"    location = /{word} {{ proxy_pass http://lavish_app; }}"
             for word in sorted(RESERVED_SLUGS)
-            if word != "static"  # served from disk below
+            if word not in ("static", "preview")  # served from disk below
         ),
     }
     for name, value in values.items():
@@ -99,7 +112,14 @@ def main_config(workdir: Path, server_conf: str, *, workers: int | str = 1) -> s
     (workdir / "site.conf").write_text(server_conf)
     temp = workdir / "tmp"
     user = "user root;\n" if os.geteuid() == 0 else ""
-    return f"""{user}worker_processes {workers};
+    module = brotli_module()
+    if module is None:
+        raise RuntimeError(
+            "Nginx's brotli static module is missing: apt-get install "
+            "libnginx-mod-http-brotli-static (make system-deps)"
+        )
+    return f"""load_module {module};
+{user}worker_processes {workers};
 pid {workdir}/nginx.pid;
 error_log {workdir}/logs/error.log warn;
 events {{ worker_connections 1024; }}

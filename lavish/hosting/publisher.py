@@ -24,6 +24,7 @@ from typing import BinaryIO
 
 from flask import current_app
 
+from lavish.hosting.compression import is_sibling, siblings_of, write_siblings
 from lavish.hosting.layout import (
     HTDOCS,
     NOINDEX_MARKER,
@@ -37,6 +38,7 @@ from lavish.hosting.layout import (
     variants_dir,
     version_dir,
 )
+from lavish.hosting.serving import compressible
 
 MAX_NAME_BYTES = 255
 MAX_PATH_BYTES = 1024
@@ -153,6 +155,14 @@ def check_folder(folder: Path, limits: Limits | None = None) -> Manifest:
                     f"{rel}: the site is larger than the {_mb(limits.max_total_bytes)} allowed "
                     "in total."
                 )
+    names = {rel for rel, _ in files} | set(dirs)
+    for rel, _ in files:
+        if is_sibling(rel, names):
+            raise PublishError(
+                f"{rel}: Lavish serves “<file>.gz” and “<file>.br” as the compressed copies of "
+                f"“<file>” it makes itself, so this file cannot sit beside "
+                f"{rel.rsplit('.', 1)[0]}; rename one of them."
+            )
     if not os.path.isfile(os.path.join(folder, "index.html")) or os.path.islink(
         os.path.join(folder, "index.html")
     ):
@@ -197,10 +207,69 @@ def _not_found_page(noindex: bool) -> bytes:
     return _render("hosting/not_found.html", noindex=noindex).encode()
 
 
+def previous_version(root: Path, slug: str, number: int) -> Path | None:
+    """The newest version of the site below `number` still on disk (what a new version shares
+    its unchanged files with)."""
+    folder = root / "versions" / slug
+    try:
+        numbers = [int(e.name) for e in os.scandir(folder) if e.name.isdigit()]
+    except FileNotFoundError:
+        return None
+    for candidate in sorted((n for n in numbers if n < number), reverse=True):
+        path = version_dir(root, slug, candidate)
+        if (path / HTDOCS).is_dir():
+            return path
+    return None
+
+
+def _same_file(new: Path, old_info: os.stat_result, old: Path) -> bool:
+    """Whether `old` (a regular file) has exactly the bytes of `new`."""
+    if old_info.st_size != new.stat().st_size:
+        return False
+    with open(new, "rb") as a, open(old, "rb") as b:
+        while chunk := a.read(1024 * 1024):
+            if chunk != b.read(len(chunk)):
+                return False
+    return True
+
+
+def _settle(path: Path, previous: Path | None) -> None:
+    """Finish one freshly written file. When the previous version holds the same bytes at the
+    same place, hard-link that file and its compressed siblings instead: disk grows only with
+    what changed, and ETag/Last-Modified stay the same, so returning visitors get 304s.
+    Otherwise write its compressed siblings."""
+    old_info = None
+    if previous is not None:
+        try:
+            old_info = os.lstat(previous)
+        except OSError:
+            old_info = None
+        if old_info is not None and not stat.S_ISREG(old_info.st_mode):
+            old_info = None
+    if old_info is not None and _same_file(path, old_info, previous):
+        temp = path.with_name(f".{path.name}.link")
+        os.link(previous, temp)
+        os.replace(temp, path)
+        old_siblings = [s for s in siblings_of(previous) if s.is_file()]
+        for sibling in old_siblings:
+            os.link(sibling, path.with_name(sibling.name))
+        if old_siblings or not compressible(path.name):
+            return
+    elif old_info is not None and int(path.stat().st_mtime) <= int(old_info.st_mtime):
+        # Changed within the same second as the previous version's copy: its validators
+        # (second-resolution mtime and size, Nginx's format) must differ all the same.
+        later = int(old_info.st_mtime) + 1
+        os.utime(path, (later, later))
+    if compressible(path.name):
+        write_siblings(path)
+
+
 def store_version(root: Path, slug: str, number: int, folder: Path, manifest: Manifest) -> Path:
-    """Copy a checked folder into versions/<slug>/<number>/ (via a temp dir and one rename)."""
+    """Copy a checked folder into versions/<slug>/<number>/ (via a temp dir and one rename),
+    with compressed siblings, sharing unchanged files with the previous version."""
     limits = Limits.from_config()
     target = version_dir(root, slug, number)
+    previous = previous_version(root, slug, number)
     with _temp_dir(root) as work:
         staged = work / "version"
         htdocs = staged / HTDOCS
@@ -209,11 +278,15 @@ def store_version(root: Path, slug: str, number: int, folder: Path, manifest: Ma
             (htdocs / rel).mkdir(parents=True, exist_ok=True)
         for rel, size in manifest.files:
             _copy_checked(os.path.join(folder, rel), str(htdocs / rel), size, limits)
+            _settle(htdocs / rel, previous / HTDOCS / rel if previous else None)
         own_404 = htdocs / NOT_FOUND_PAGE
         if own_404.is_file():
-            os.link(own_404, staged / NOT_FOUND_PAGE)
+            _link_with_siblings(own_404, staged / NOT_FOUND_PAGE)
         else:
-            (staged / NOT_FOUND_PAGE).write_bytes(_not_found_page(noindex=False))
+            page = staged / NOT_FOUND_PAGE
+            page.write_bytes(_not_found_page(noindex=False))
+            page.chmod(0o644)
+            _settle(page, previous / NOT_FOUND_PAGE if previous else None)
         for path in [staged, *staged.rglob("*")]:
             if path.is_dir():
                 path.chmod(0o755)
@@ -355,6 +428,21 @@ def _link_or_copy(src: Path, dst: Path) -> None:
         shutil.copy2(src, dst)
 
 
+def _link_with_siblings(src: Path, dst: Path) -> None:
+    _link_or_copy(src, dst)
+    for sibling in siblings_of(src):
+        if sibling.is_file():
+            _link_or_copy(sibling, dst.with_name(sibling.name))
+
+
+def _write_page(path: Path, body: bytes) -> None:
+    """A page we render (preview HTML, state pages), with its compressed siblings."""
+    path.write_bytes(body)
+    path.chmod(0o644)
+    if compressible(path.name):
+        write_siblings(path, body)
+
+
 def _preview_name(state: SiteState) -> str:
     head, bar = _preview_snippets(state)
     return f"{state.version_number}-preview-{_key(head, bar, _not_found_page(True))}"
@@ -367,19 +455,23 @@ def _render_preview(root: Path, state: SiteState, staged: Path) -> None:
     for current, _dirnames, filenames in os.walk(source / HTDOCS):
         rel_dir = Path(current).relative_to(source / HTDOCS)
         (htdocs / rel_dir).mkdir(parents=True, exist_ok=True)
+        names = frozenset(filenames)
         for filename in filenames:
             src = Path(current) / filename
             dst = htdocs / rel_dir / filename
             if filename.lower().endswith(HTML_SUFFIXES):
-                dst.write_bytes(inject_preview(src.read_bytes(), head, bar))
-                dst.chmod(0o644)
+                _write_page(dst, inject_preview(src.read_bytes(), head, bar))
+            elif is_sibling(filename, names):
+                # A compressed copy: the HTML's are made anew above, the others linked below.
+                if not filename.lower().rsplit(".", 1)[0].endswith(HTML_SUFFIXES):
+                    _link_or_copy(src, dst)
             else:
                 _link_or_copy(src, dst)
     own_404 = htdocs / NOT_FOUND_PAGE
     if own_404.is_file():
-        os.link(own_404, staged / NOT_FOUND_PAGE)
+        _link_with_siblings(own_404, staged / NOT_FOUND_PAGE)
     else:
-        (staged / NOT_FOUND_PAGE).write_bytes(_not_found_page(noindex=True))
+        _write_page(staged / NOT_FOUND_PAGE, _not_found_page(noindex=True))
     (staged / NOINDEX_MARKER).write_bytes(b"")
 
 
@@ -390,7 +482,7 @@ def _unavailable_page(state: SiteState) -> bytes:
 
 def _render_suspended(state: SiteState, staged: Path) -> None:
     (staged / HTDOCS).mkdir(parents=True)
-    (staged / UNAVAILABLE_PAGE).write_bytes(_unavailable_page(state))
+    _write_page(staged / UNAVAILABLE_PAGE, _unavailable_page(state))
     (staged / SUSPENDED_MARKER).write_bytes(b"")
 
 
@@ -480,9 +572,13 @@ def write_root_pages(root: Path) -> None:
     page = _not_found_page(noindex=False)
     path = live_dir(root) / NOT_FOUND_PAGE
     if not path.is_file() or path.read_bytes() != page:
+        # The siblings first: a visitor may get the old page compressed for a moment, never a
+        # compressed copy of a page that is not there.
         temp = live_dir(root) / f".404.{secrets.token_hex(6)}"
         temp.write_bytes(page)
         temp.chmod(0o644)
+        for sibling in write_siblings(temp, page):
+            os.replace(sibling, path.with_name(NOT_FOUND_PAGE + sibling.name[len(temp.name) :]))
         os.replace(temp, path)
 
 

@@ -42,12 +42,42 @@ CHARSET_TYPES = (
     "application/atom+xml",
     "image/svg+xml",
 )
-# Short for pages (they change when the site's state changes), longer for assets, none for errors.
-CACHE_HTML = "public, max-age=60"
-CACHE_ASSET = "public, max-age=3600"
+# Pages revalidate on every visit (a publish or a state change shows at once; an unchanged page
+# costs a 304); other assets are reused for a few minutes, then revalidated (their validators
+# survive new versions, publisher.py); error pages are not kept.
+CACHE_HTML = "no-cache"
+CACHE_ASSET = "public, max-age=300"
 CACHE_NOT_FOUND = "no-cache"
 CACHE_UNAVAILABLE = "no-store"
 MAX_REQUEST_PATH = 1024
+BROTLI = ("br", ".br")
+GZIP = ("gzip", ".gz")
+# Nginx tries the brotli module first, then gzip_static: the order of preference, both servers.
+CODINGS = (BROTLI, GZIP)
+SIBLING_SUFFIXES = tuple(suffix for _, suffix in CODINGS)
+COMPRESSIBLE_TYPES = frozenset(
+    {
+        "text/html",
+        "text/css",
+        "text/javascript",
+        "text/plain",
+        "text/markdown",
+        "text/csv",
+        "text/xml",
+        "text/calendar",
+        "text/vcard",
+        "application/json",
+        "application/manifest+json",
+        "application/rss+xml",
+        "application/atom+xml",
+        "application/wasm",
+        "image/svg+xml",
+        "image/x-icon",
+        "font/ttf",
+        "font/otf",
+        "application/vnd.ms-fontobject",
+    }
+)
 
 
 @lru_cache(maxsize=1)
@@ -72,6 +102,14 @@ def content_type_for(name: str) -> str:
     if not dot or "/" in extension:
         return DEFAULT_TYPE
     return content_types().get(extension.lower(), DEFAULT_TYPE)
+
+
+def compressible(name: str) -> bool:
+    """Whether files with this name get compressed siblings (and `Vary: Accept-Encoding`).
+    woff/woff2, images and media are compressed already; .svgz is gzip itself."""
+    if name.lower().endswith(".svgz"):
+        return False
+    return content_type_for(name).split(";", 1)[0] in COMPRESSIBLE_TYPES
 
 
 def etag_for(info: os.stat_result) -> str:
@@ -140,25 +178,76 @@ def _condition(request: Request, info: os.stat_result, etag: str) -> int:
     return 304
 
 
-def _page(path: str, status: int, cache_control: str, robots: bool) -> Response | None:
+def accepts(header: str | None, coding: str) -> bool:
+    """Whether Accept-Encoding lists `coding` with a q-value above 0, as Nginx decides it
+    (gzip_static and the brotli module look for the coding itself, not for `*`)."""
+    if not header:
+        return False
+    for part in header.split(","):
+        name, _, params = part.partition(";")
+        if name.strip().lower() != coding:
+            continue
+        for param in params.split(";"):
+            key, _, value = param.partition("=")
+            if key.strip().lower() == "q":
+                try:
+                    return float(value.strip()) > 0
+                except ValueError:
+                    return False
+        return True
+    return False
+
+
+def _open_representation(request: Request, opener, path: str):
+    """(file descriptor, Content-Encoding or None) of the best representation of `path` the
+    client accepts: path.br, then path.gz (Nginx's module order), then path itself. `opener`
+    opens a path and raises OSError when it is missing."""
+    header = request.environ.get("HTTP_ACCEPT_ENCODING")
+    if header:
+        for coding, suffix in CODINGS:
+            if accepts(header, coding):
+                try:
+                    fd = opener(path + suffix)
+                except OSError:
+                    continue
+                if stat.S_ISREG(os.fstat(fd).st_mode):
+                    return fd, coding
+                os.close(fd)
+    return opener(path), None
+
+
+def _open_plain(path: str) -> int:
+    return os.open(path, os.O_RDONLY)
+
+
+def _page(
+    request: Request, path: str, status: int, cache_control: str, robots: bool
+) -> Response | None:
+    """A state page (404, 503), compressed like any HTML file; no validators, no ranges."""
     try:
-        with open(path, "rb") as handle:
-            body = handle.read()
+        fd, coding = _open_representation(request, _open_plain, path)
     except OSError:
         return None
+    with os.fdopen(fd, "rb") as handle:
+        body = handle.read()
     response = Response(body, status=status, content_type="text/html; charset=utf-8")
-    response.headers["Cache-Control"] = cache_control
+    headers = response.headers
+    headers["Cache-Control"] = cache_control
+    headers["Vary"] = "Accept-Encoding"
+    headers["X-Content-Type-Options"] = "nosniff"
+    if coding:
+        headers["Content-Encoding"] = coding
     if robots:
-        response.headers["X-Robots-Tag"] = "noindex"
+        headers["X-Robots-Tag"] = "noindex"
     return response
 
 
-def not_found(hosting: Hosting, slug: str, robots: bool) -> Response | None:
+def not_found(request: Request, hosting: Hosting, slug: str, robots: bool) -> Response | None:
     """The site's 404 page (its own 404.html or ours), or for a slug without a site our plain
     page; None when even that is missing (the caller answers the portal's 404)."""
     return _page(
-        f"{hosting.live}/{slug}/../{NOT_FOUND_PAGE}", 404, CACHE_NOT_FOUND, robots
-    ) or _page(f"{hosting.live}/{NOT_FOUND_PAGE}", 404, CACHE_NOT_FOUND, False)
+        request, f"{hosting.live}/{slug}/../{NOT_FOUND_PAGE}", 404, CACHE_NOT_FOUND, robots
+    ) or _page(request, f"{hosting.live}/{NOT_FOUND_PAGE}", 404, CACHE_NOT_FOUND, False)
 
 
 def _exists(path: str) -> bool:
@@ -187,53 +276,182 @@ def _open_beneath(site: str, path: str) -> int:
         os.close(dir_fd)
 
 
+UNSATISFIABLE = "unsatisfiable"
+_MAX_OFFSET = 2**63 - 1
+
+
+def byte_range(header: str, length: int) -> tuple[int, int] | str | None:
+    """The (start, end-exclusive) range a Range header asks of `length` bytes, UNSATISFIABLE
+    (416), or None for the whole file (200): Nginx's parser with `max_ranges 1`, so both servers
+    agree on every header (several ranges, or overlapping ones, get the whole file)."""
+    if len(header) < 7 or header[:6].lower() != "bytes=":
+        return None
+    text = header[6:] + "\0"  # Nginx reads up to the header's terminating NUL
+    found: tuple[int, int] | None = None
+
+    def spaces(at: int) -> int:
+        while text[at] == " ":
+            at += 1
+        return at
+
+    def number(at: int) -> tuple[int, int]:
+        end = at
+        while "0" <= text[end] <= "9":
+            end += 1
+        return int(text[at:end]), end
+
+    i = 0
+    while True:
+        i = spaces(i)
+        suffix = text[i] == "-"
+        if suffix:
+            start, i = 0, i + 1
+        else:
+            if not "0" <= text[i] <= "9":
+                return UNSATISFIABLE
+            start, i = number(i)
+            i = spaces(i)
+            if text[i] != "-":
+                return UNSATISFIABLE
+            i = spaces(i + 1)
+        if not suffix and text[i] in ",\0":
+            end = length  # "start-": to the end
+        else:
+            if not "0" <= text[i] <= "9":
+                return UNSATISFIABLE
+            last, i = number(i)
+            i = spaces(i)
+            if text[i] not in ",\0" or last > _MAX_OFFSET:
+                return UNSATISFIABLE
+            if suffix:  # "-n": the last n bytes
+                start, last = (length - last if last < length else 0), length - 1
+            end = length if last >= length else last + 1
+        if start > _MAX_OFFSET:
+            return UNSATISFIABLE
+        if start < end:
+            if found is not None:
+                return None  # a second range: more than max_ranges 1, the whole file
+            found = (start, end)
+        elif start == 0:
+            return None  # e.g. "0-" of an empty file
+        if text[i] != ",":
+            break
+        i += 1
+    return UNSATISFIABLE if found is None else found
+
+
+def _if_range_holds(request: Request, etag: str, mtime: int) -> bool:
+    """If-Range like Nginx: an entity tag must equal ours exactly, a date must equal
+    Last-Modified exactly; otherwise the whole file is sent."""
+    value = request.environ.get("HTTP_IF_RANGE")
+    if value is None:
+        return True
+    if len(value) >= 2 and value.endswith('"'):
+        return value == etag
+    when = parse_date(value)
+    return when is not None and int(when.timestamp()) == mtime
+
+
+class _FileRange:
+    """Bytes [start, end) of an open file, as a WSGI body that closes the file."""
+
+    def __init__(self, handle, start: int, end: int) -> None:
+        self.handle, self.start, self.end = handle, start, end
+
+    def __iter__(self):
+        position = self.start
+        fd = self.handle.fileno()
+        while position < self.end:
+            chunk = os.pread(fd, min(256 * 1024, self.end - position), position)
+            if not chunk:
+                break
+            position += len(chunk)
+            yield chunk
+
+    def close(self) -> None:
+        self.handle.close()
+
+
+def _with_robots(response: Response, robots: bool) -> Response:
+    if robots:
+        response.headers["X-Robots-Tag"] = "noindex"
+    return response
+
+
 def serve_file(request: Request, hosting: Hosting, slug: str, path: str) -> Response | None:
     """The response for /<slug>/<path>; None means "answer the portal's plain 404"."""
     site = f"{hosting.live}/{slug}"
     if _exists(f"{site}/../{SUSPENDED_MARKER}"):
-        return _page(f"{site}/../{UNAVAILABLE_PAGE}", 503, CACHE_UNAVAILABLE, False)
+        return _page(request, f"{site}/../{UNAVAILABLE_PAGE}", 503, CACHE_UNAVAILABLE, False)
     robots = _exists(f"{site}/../{NOINDEX_MARKER}")
     if not path_is_acceptable(path):
-        return not_found(hosting, slug, robots)
+        return not_found(request, hosting, slug, robots)
     if path == "" or path.endswith("/"):
         path += "index.html"
+    environ = request.environ
+    # A Range request gets the identity representation (Nginx: the @lavish_ranged location).
+    ranged = bool(environ.get("HTTP_RANGE"))
+    negotiated = not ranged and compressible(path)
     try:
-        fd = _open_beneath(site, path)
+        if negotiated:
+            fd, coding = _open_representation(
+                request, lambda name: _open_beneath(site, name), path
+            )
+        else:
+            fd, coding = _open_beneath(site, path), None
     except OSError:
-        return not_found(hosting, slug, robots)
+        return not_found(request, hosting, slug, robots)
     info = os.fstat(fd)
     if not stat.S_ISREG(info.st_mode):
         os.close(fd)
         if stat.S_ISDIR(info.st_mode):
             response = Response(status=301)
             response.headers["Location"] = f"/{slug}/{path}/"
-            if robots:
-                response.headers["X-Robots-Tag"] = "noindex"
-            return response
-        return not_found(hosting, slug, robots)
+            response.headers["X-Content-Type-Options"] = "nosniff"
+            return _with_robots(response, robots)
+        return not_found(request, hosting, slug, robots)
     handle = os.fdopen(fd, "rb")
-    content_type = content_type_for(path)
     etag = etag_for(info)
     status = _condition(request, info, etag)
     if status == 412:
         handle.close()
-        failed = Response(status=412)
-        if robots:
-            failed.headers["X-Robots-Tag"] = "noindex"
-        return failed
+        return Response(status=412)
+    content_type = content_type_for(path)
+    mtime = int(info.st_mtime)
     headers = {
         "Content-Type": content_type,
-        "Last-Modified": http_date(int(info.st_mtime)),
+        "Last-Modified": http_date(mtime),
         "ETag": etag,
         "Cache-Control": CACHE_HTML if content_type.startswith("text/html") else CACHE_ASSET,
+        "X-Content-Type-Options": "nosniff",
     }
+    if compressible(path):
+        headers["Vary"] = "Accept-Encoding"
+    if coding:
+        headers["Content-Encoding"] = coding
     if robots:
         headers["X-Robots-Tag"] = "noindex"
     if status == 304:
         handle.close()
         return _NotModified(status=304, headers=headers)
+    wanted = None
+    if ranged and _if_range_holds(request, etag, mtime):
+        wanted = byte_range(environ["HTTP_RANGE"], info.st_size)
+    if wanted == UNSATISFIABLE:
+        handle.close()
+        failed = Response("Requested range not satisfiable\n", status=416, mimetype="text/plain")
+        failed.headers["Content-Range"] = f"bytes */{info.st_size}"
+        return failed
+    if isinstance(wanted, tuple):
+        start, end = wanted
+        headers["Content-Range"] = f"bytes {start}-{end - 1}/{info.st_size}"
+        headers["Content-Length"] = str(end - start)
+        return Response(
+            _FileRange(handle, start, end), status=206, headers=headers, direct_passthrough=True
+        )
+    if coding is None:
+        headers["Accept-Ranges"] = "bytes"
     headers["Content-Length"] = str(info.st_size)
-    response = Response(
-        wrap_file(request.environ, handle), status=200, headers=headers, direct_passthrough=True
+    return Response(
+        wrap_file(environ, handle), status=200, headers=headers, direct_passthrough=True
     )
-    return response

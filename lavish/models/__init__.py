@@ -2,12 +2,16 @@
 
 from lavish.models.audit import AuditEntry
 from lavish.models.billing import (
+    CURRENCIES,
+    ENDED_SUBSCRIPTION,
+    RUNNING_SUBSCRIPTION,
     Order,
     OrderStatus,
     Payment,
     Subscription,
     SubscriptionStatus,
     WebhookEvent,
+    WebhookState,
 )
 from lavish.models.domain import Domain, DomainCheck, DomainStatus, HttpsStatus
 from lavish.models.edits import (
@@ -22,6 +26,9 @@ from lavish.models.site import Site, SiteStatus, SiteVersion
 from lavish.models.user import Role, User, normalize_email
 
 __all__ = [
+    "CURRENCIES",
+    "ENDED_SUBSCRIPTION",
+    "RUNNING_SUBSCRIPTION",
     "AgentRun",
     "AuditEntry",
     "EditAttachment",
@@ -45,5 +52,6 @@ __all__ = [
     "SubscriptionStatus",
     "User",
     "WebhookEvent",
+    "WebhookState",
     "normalize_email",
 ]

@@ -12,6 +12,14 @@ from lavish.models.base import TimestampMixin
 from lavish.models.site import Site
 from lavish.models.types import UTCDateTime
 
+# What we charge in (recurrente-api.md §1: GTQ and USD only).
+CURRENCIES = ("USD", "GTQ")
+
+
+def _one_of(column: str, values: tuple[str, ...] | type[StrEnum]) -> str:
+    """SQL for a CHECK (or partial index) that `column` holds one of `values`."""
+    return f"{column} IN ({', '.join(repr(str(value)) for value in values)})"
+
 
 class OrderStatus(StrEnum):
     PENDING = "pending"
@@ -26,6 +34,9 @@ class Order(TimestampMixin, db.Model):
 
     __tablename__ = "orders"
     __table_args__ = (
+        sa.CheckConstraint(_one_of("status", OrderStatus), name="status"),
+        sa.CheckConstraint("amount_cents >= 0", name="amount_cents"),
+        sa.CheckConstraint(_one_of("currency", CURRENCIES), name="currency"),
         # Pressing "buy" twice reuses the one live checkout of a buyer for a site.
         sa.Index(
             "ux_orders_one_pending_per_buyer_site",
@@ -67,11 +78,19 @@ class SubscriptionStatus(StrEnum):
     EXPIRED = "expired"
 
 
+# A running subscription is what keeps a site hosted (at most one per site, by the index below).
+RUNNING_SUBSCRIPTION = (SubscriptionStatus.ACTIVE, SubscriptionStatus.PAST_DUE)
+ENDED_SUBSCRIPTION = (SubscriptionStatus.CANCELLED, SubscriptionStatus.EXPIRED)
+
+
 class Subscription(TimestampMixin, db.Model):
     """One hosting subscription of a site; a site keeps the history of all of them."""
 
     __tablename__ = "subscriptions"
     __table_args__ = (
+        sa.CheckConstraint(_one_of("status", SubscriptionStatus), name="status"),
+        sa.CheckConstraint("amount_cents >= 0", name="amount_cents"),
+        sa.CheckConstraint(_one_of("currency", CURRENCIES), name="currency"),
         # Sweeps select what is due through these.
         sa.Index("ix_subscriptions_status_grace_until", "status", "grace_until"),
         sa.Index("ix_subscriptions_status_current_period_end", "status", "current_period_end"),
@@ -87,8 +106,8 @@ class Subscription(TimestampMixin, db.Model):
             "ux_subscriptions_one_running_per_site",
             "site_id",
             unique=True,
-            postgresql_where=sa.text("status IN ('active', 'past_due')"),
-            sqlite_where=sa.text("status IN ('active', 'past_due')"),
+            postgresql_where=sa.text(_one_of("status", RUNNING_SUBSCRIPTION)),
+            sqlite_where=sa.text(_one_of("status", RUNNING_SUBSCRIPTION)),
         ),
     )
 
@@ -125,6 +144,10 @@ class Subscription(TimestampMixin, db.Model):
     site = relationship("Site")
     customer = relationship("User")
 
+    @property
+    def is_running(self) -> bool:
+        return self.status in RUNNING_SUBSCRIPTION
+
     @validates("status")
     def _track_dunning(self, key: str, status: str) -> str:
         if status == SubscriptionStatus.PAST_DUE and self.status != SubscriptionStatus.PAST_DUE:
@@ -135,9 +158,37 @@ class Subscription(TimestampMixin, db.Model):
 
 
 class Payment(db.Model):
-    """Every payment received, once per provider payment id (`pa_…`)."""
+    """Every payment received, once per provider payment id (`pa_…`).
+
+    `flag` says why a payment was not applied (it did not match what we charged, or its
+    checkout and metadata disagree): such a payment changes nothing and waits for staff.
+    `refund_due_at` is the promise of a refund: set in the transaction that decides it, cleared
+    when the provider has refunded (`refunded_at`); the sweep re-queues refunds still due.
+    """
 
     __tablename__ = "payments"
+    __table_args__ = (
+        sa.CheckConstraint(_one_of("kind", ("one_time", "recurring")), name="kind"),
+        sa.CheckConstraint("amount_cents >= 0", name="amount_cents"),
+        # What was received, which may be a currency we do not charge in (then it is flagged).
+        sa.CheckConstraint("length(currency) = 3", name="currency"),
+        sa.CheckConstraint(
+            "(order_id IS NULL) <> (subscription_id IS NULL)", name="order_or_subscription"
+        ),
+        # The refund sweep and the dashboard find the few refunds still due among all payments.
+        sa.Index(
+            "ix_payments_refund_due",
+            "refund_due_at",
+            postgresql_where=sa.text("refund_due_at IS NOT NULL"),
+            sqlite_where=sa.text("refund_due_at IS NOT NULL"),
+        ),
+        sa.Index(
+            "ix_payments_flagged",
+            "id",
+            postgresql_where=sa.text("flag <> ''"),
+            sqlite_where=sa.text("flag <> ''"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     provider_payment_id: Mapped[str] = mapped_column(sa.String(64), unique=True, nullable=False)
@@ -150,6 +201,20 @@ class Payment(db.Model):
     currency: Mapped[str] = mapped_column(sa.String(3), nullable=False)
     paid_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False, index=True)
     refunded_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    refund_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    flag: Mapped[str] = mapped_column(sa.String(300), nullable=False, default="")
+
+
+class WebhookState(StrEnum):
+    """What processing a delivery came to (a column, so staff and the replay query filter on
+    it instead of parsing the result text)."""
+
+    RECEIVED = "received"  # stored, not processed (yet)
+    PROCESSED = "processed"
+    DEFERRED = "deferred"  # about a subscription we do not know yet: replayed when we do
+    IGNORED = "ignored"  # nothing of ours (unknown type, unknown or nonsense ids)
+    FLAGGED = "flagged"  # a payment that does not match what we charged: staff to review
+    ERROR = "error"  # processing failed; Recurrente retries, staff can re-process
 
 
 class WebhookEvent(db.Model):
@@ -157,12 +222,26 @@ class WebhookEvent(db.Model):
 
     __tablename__ = "webhook_events"
     __table_args__ = (
+        sa.CheckConstraint(_one_of("state", WebhookState), name="state"),
         # The console lists the few failed / never processed deliveries among millions.
         sa.Index(
             "ix_webhook_events_failed",
             "id",
             postgresql_where=sa.text("error <> ''"),
             sqlite_where=sa.text("error <> ''"),
+        ),
+        # Deferred events are replayed by object id; flagged ones are listed for staff.
+        sa.Index(
+            "ix_webhook_events_deferred",
+            "object_id",
+            postgresql_where=sa.text("state = 'deferred'"),
+            sqlite_where=sa.text("state = 'deferred'"),
+        ),
+        sa.Index(
+            "ix_webhook_events_flagged",
+            "id",
+            postgresql_where=sa.text("state = 'flagged'"),
+            sqlite_where=sa.text("state = 'flagged'"),
         ),
         sa.Index(
             "ix_webhook_events_unprocessed",
@@ -181,6 +260,7 @@ class WebhookEvent(db.Model):
     payload: Mapped[str] = mapped_column(sa.Text, nullable=False)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False, index=True)
     processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    state: Mapped[str] = mapped_column(sa.String(20), nullable=False, default=WebhookState.RECEIVED)
     result: Mapped[str] = mapped_column(sa.String(200), nullable=False, default="")
     error: Mapped[str] = mapped_column(sa.Text, nullable=False, default="")
 

@@ -1,7 +1,7 @@
 """custom domains and their checks
 
 Revision ID: 165240a9384f
-Revises: e4d1c0a7b912
+Revises: c4b1e2d7a9f0
 Create Date: 2026-12-02 00:43:51.961145
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '165240a9384f'
-down_revision = 'e4d1c0a7b912'
+down_revision = 'c4b1e2d7a9f0'
 branch_labels = None
 depends_on = None
 

@@ -24,6 +24,7 @@ def payment_payload(
     *,
     payment_id: str | None = None,
     amount_cents: int = 49500,
+    currency: str = "USD",
     metadata: dict | None = None,
     checkout_id: str | None = None,
     subscription_id: str | None = None,
@@ -52,7 +53,7 @@ def payment_payload(
         "created_at": utcnow().isoformat(),
         "id": payment_id,
         "amount_in_cents": amount_cents,
-        "currency": "USD",
+        "currency": currency,
         "fee": 1500,
         "vat_withheld": 0,
         "failure_reason": failure_reason,
@@ -90,3 +91,10 @@ def signed_headers(
         "svix-signature": Webhook(secret).sign(msg_id, at, body),
         "Content-Type": "application/json",
     }
+
+
+def order_payment(order: Any, **fields: Any) -> dict[str, Any]:
+    """A payment of `order`'s checkout, with its id in the metadata, as Recurrente sends it."""
+    return payment_payload(
+        checkout_id=order.checkout_id, metadata={"order_id": str(order.id)}, **fields
+    )

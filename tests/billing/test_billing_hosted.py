@@ -30,7 +30,11 @@ def test_served_files_follow_purchase_lapse_and_reactivation(
 
     client.post("/sites/la-plumbing-pros/purchase", data={"email": "o@example.com", "name": "O"})
     order = db.session.scalar(sa.select(Order))
-    send_webhook(payment_payload(payment_id="pa_buy", metadata={"order_id": str(order.id)}))
+    send_webhook(
+        payment_payload(
+            payment_id="pa_buy", checkout_id=order.checkout_id, metadata={"order_id": str(order.id)}
+        )
+    )
     assert b"LA Plumbing v1" in visitor.get("/la-plumbing-pros/").data
 
     owner = db.session.scalar(sa.select(User))
@@ -48,6 +52,7 @@ def test_served_files_follow_purchase_lapse_and_reactivation(
             amount_cents=9500,
             subscription_id="su_live",
             metadata={"subscription_id": str(sub.id)},
+            checkout_id=sub.checkout_id,
         )
     )
     # A failed renewal, the grace runs out, the sweep suspends: 503, nothing deleted.

@@ -80,7 +80,7 @@ def test_paid_webhook_makes_a_new_buyer_the_owner_with_a_set_password_mail(
     _buy(client)
     (order,) = _orders()
     payload = payment_payload(
-        payment_id="pa_first1", metadata={"order_id": str(order.id)}, checkout_id=order.checkout_id
+        payment_id="pa_first1", checkout_id=order.checkout_id, metadata={"order_id": str(order.id)}
     )
     assert send_webhook(payload).status_code == 200
 
@@ -117,7 +117,9 @@ def test_existing_customer_gets_the_site_without_being_signed_in(
     user = make_user("bea@example.com")
     _buy(client, email="BEA@example.com")
     (order,) = _orders()
-    send_webhook(payment_payload(metadata={"order_id": str(order.id)}))
+    send_webhook(
+        payment_payload(checkout_id=order.checkout_id, metadata={"order_id": str(order.id)})
+    )
     db.session.expire_all()
     assert db.session.get(Site, site.id).owner_id == user.id
     assert db.session.scalar(sa.select(sa.func.count(User.id))) == 1
@@ -149,6 +151,7 @@ def test_failed_payment_keeps_preview_and_offers_retry(client, site, send_webhoo
     send_webhook(
         payment_payload(
             "payment_intent.failed",
+            checkout_id=order.checkout_id,
             metadata={"order_id": str(order.id)},
             failure_reason="Tarjeta rechazada",
         )
@@ -171,8 +174,16 @@ def test_two_buyers_race_one_owns_the_other_is_refunded_and_told(
     _buy(client, email="second@example.com", name="Second")
     first, second = _orders()
     assert first.checkout_id != second.checkout_id
-    send_webhook(payment_payload(payment_id="pa_a", metadata={"order_id": str(first.id)}))
-    send_webhook(payment_payload(payment_id="pa_b", metadata={"order_id": str(second.id)}))
+    send_webhook(
+        payment_payload(
+            payment_id="pa_a", checkout_id=first.checkout_id, metadata={"order_id": str(first.id)}
+        )
+    )
+    send_webhook(
+        payment_payload(
+            payment_id="pa_b", checkout_id=second.checkout_id, metadata={"order_id": str(second.id)}
+        )
+    )
 
     db.session.expire_all()
     winner = db.session.scalar(sa.select(User).where(User.email == "first@example.com"))

@@ -339,3 +339,47 @@ def test_a_payment_does_not_lift_a_staff_suspension(active, send_webhook):
     assert "stays suspended by staff" in response.json["result"]
     db.session.expire_all()
     assert db.session.get(Site, active.site_id).status == "suspended"
+
+
+@pytest.mark.parametrize(("amount", "currency"), [(100, "USD"), (9500, "GTQ")])
+def test_a_renewal_that_is_not_the_price_does_not_extend(
+    active, signed_in, send_webhook, outbox, amount, currency
+):
+    sub = active
+    end = sub.current_period_end
+    response = send_webhook(
+        payment_payload(
+            payment_id="pa_one_dollar",
+            amount_cents=amount,
+            currency=currency,
+            subscription_id="su_abc",
+        )
+    )
+    assert response.json["result"].startswith("flagged: paid")
+    db.session.expire_all()
+    assert _subs()[0].current_period_end == end
+    assert len(outbox) == 1  # only the activation receipt
+    payment = db.session.scalar(sa.select(Payment).where(Payment.flag != ""))
+    assert payment.subscription_id == sub.id
+    html = signed_in.get("/subscriptions/status").get_data(as_text=True)
+    assert "does not match your plan" in html and "not applied" in html
+
+
+def test_a_first_payment_must_come_through_the_subscriptions_checkout(
+    signed_in, owned_site, send_webhook, outbox
+):
+    _activate(signed_in)
+    (sub,) = _subs()
+    response = send_webhook(
+        payment_payload(
+            payment_id="pa_elsewhere",
+            amount_cents=9500,
+            subscription_id="su_other",
+            metadata={"subscription_id": str(sub.id)},
+            checkout_id="ch_not_ours",
+        )
+    )
+    assert response.json["result"].startswith("flagged: checkout ch_not_ours is not subscription")
+    db.session.expire_all()
+    assert _subs()[0].status == "pending" and _subs()[0].provider_subscription_id is None
+    assert outbox == []

@@ -69,7 +69,7 @@ def test_the_documented_test_vector_verifies(app):
     ],
 )
 def test_rejected_deliveries_change_nothing(client, order, tamper, caplog):
-    payload = payment_payload(metadata={"order_id": str(order.id)})
+    payload = payment_payload(checkout_id=order.checkout_id, metadata={"order_id": str(order.id)})
     body = json.dumps(payload)
     headers = signed_headers(body)
     if tamper == "bad_signature":
@@ -107,7 +107,9 @@ def test_rejected_deliveries_change_nothing(client, order, tamper, caplog):
 def test_duplicate_delivery_and_replayed_payment_have_one_effect(
     client, order, send_webhook, outbox
 ):
-    payload = payment_payload(payment_id="pa_dup", metadata={"order_id": str(order.id)})
+    payload = payment_payload(
+        payment_id="pa_dup", checkout_id=order.checkout_id, metadata={"order_id": str(order.id)}
+    )
     first = send_webhook(payload, msg_id="msg_same")
     again = send_webhook(payload, msg_id="msg_same")
     # The same payment under a new delivery id (e.g. the legacy and intent.* families).
@@ -140,7 +142,9 @@ def test_processing_error_is_stored_retried_and_reprocessable(
         raise RuntimeError("database hiccup")
 
     monkeypatch.setitem(webhooks.HANDLERS, "payment_intent.succeeded", boom)
-    payload = payment_payload(payment_id="pa_retry", metadata={"order_id": str(order.id)})
+    payload = payment_payload(
+        payment_id="pa_retry", checkout_id=order.checkout_id, metadata={"order_id": str(order.id)}
+    )
     response = send_webhook(payload, msg_id="msg_retry")
     assert response.status_code == 500
     event = db.session.scalar(sa.select(WebhookEvent))
@@ -171,7 +175,9 @@ def test_identical_deliveries_at_the_same_moment_have_one_effect(app, client, or
     once, each through its own connection, on the real database."""
     if db.engine.dialect.name != "postgresql":
         pytest.skip("concurrency is proven on PostgreSQL")
-    payload = payment_payload(payment_id="pa_race", metadata={"order_id": str(order.id)})
+    payload = payment_payload(
+        payment_id="pa_race", checkout_id=order.checkout_id, metadata={"order_id": str(order.id)}
+    )
     body = json.dumps(payload)
     deliveries = [signed_headers(body, msg_id="msg_race")] * 2 + [
         signed_headers(body, msg_id=f"msg_race_{n}") for n in range(2)
@@ -183,6 +189,7 @@ def test_identical_deliveries_at_the_same_moment_have_one_effect(app, client, or
         with app.app_context():
             barrier.wait()
             outcome = webhooks.handle_delivery(body.encode(), headers, "application/json")
+            db.session.commit()  # handle_delivery flushes; its caller commits
             statuses.append(outcome.status)
             db.session.remove()
 

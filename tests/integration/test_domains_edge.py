@@ -33,8 +33,9 @@ pytestmark = [
     pytest.mark.integration,
     pytest.mark.skipif(not os.path.exists(NGINX), reason="nginx is not installed"),
 ]
-KEY_HEADERS = ("content-type", "content-length", "etag", "last-modified", "cache-control",
-               "x-robots-tag", "location")  # fmt: skip
+KEY_HEADERS = ("content-type", "content-length", "content-encoding", "etag", "last-modified",
+               "cache-control", "x-robots-tag", "location", "vary", "x-content-type-options",
+               "set-cookie")  # fmt: skip
 
 
 def fetch(port: int, path: str, host: str, headers: dict | None = None):
@@ -100,10 +101,12 @@ def edge(app, tmp_path):
         ("gone.example", "/assets/style.css", 503),
     ],
 )
-def test_nginx_serves_custom_domains_like_the_fallback(edge, host, path, status):
+@pytest.mark.parametrize("encoding", [None, "gzip, br"])
+def test_nginx_serves_custom_domains_like_the_fallback(edge, host, path, status, encoding):
     flask_port, nginx_port = edge
-    f_status, f_headers, f_body = fetch(flask_port, path, host)
-    n_status, n_headers, n_body = fetch(nginx_port, path, host)
+    headers = {"Accept-Encoding": encoding} if encoding else {}
+    f_status, f_headers, f_body = fetch(flask_port, path, host, headers)
+    n_status, n_headers, n_body = fetch(nginx_port, path, host, headers)
     assert (f_status, n_status) == (status, status), (host, path)
     for name in KEY_HEADERS:
         if status in (301, 308) and name in ("content-type", "content-length"):

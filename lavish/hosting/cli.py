@@ -99,6 +99,11 @@ def import_command(slug, folder, name, phone, email, city, category, note) -> No
         f"({version.file_count} files, {_size(version.total_bytes)}), status {site.status}."
     )
     click.echo(f"Live at {site_url(site.slug)}")
+    from lavish.domains.links import root_links
+
+    # A site is served at /<slug>/ and at / on its custom domain: say what works at one only.
+    for link in root_links(folder, site.slug):
+        click.echo(f"warning: {link}", err=True)
 
 
 @sites_cli.command("reconcile")

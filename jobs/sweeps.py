@@ -20,6 +20,15 @@ def sync_hosted_sites() -> int:
     return reconcile()["switched"]
 
 
+@with_app_context
+def clean_hosting_tmp() -> int:
+    """Remove work folders killed uploads and publishes left in SITES_ROOT/tmp."""
+    from lavish.hosting.layout import sites_root
+    from lavish.hosting.publisher import clean_tmp
+
+    return clean_tmp(sites_root())
+
+
 def _billing_sweep(name: str):
     @with_app_context
     def sweep() -> int:
@@ -67,6 +76,7 @@ SWEEPS = {
     "billing_remind_renewals": remind_renewals,
     "billing_requeue_due_refunds": requeue_due_refunds,
     "sync_hosted_sites": sync_hosted_sites,
+    "clean_hosting_tmp": clean_hosting_tmp,
     "edit_requests": edit_requests,
     "domains": domains,
 }

@@ -36,3 +36,23 @@ def format_date(value: datetime | str | None) -> str:
 def format_datetime(value: datetime | str | None) -> str:
     value = _as_datetime(value)
     return f"{format_date(value)} {value:%H:%M} UTC" if value else ""
+
+
+def possessive(name: str) -> str:
+    """ "Joe's", but "LA Plumbing Pros'" (English: a name ending in s takes only the apostrophe)."""
+    name = name.strip()
+    return f"{name}'" if name.lower().endswith("s") else f"{name}'s"
+
+
+def format_size(size: int | None) -> str:
+    """A human file size, the same everywhere: "812 bytes", "35.4 KB", "2.1 MB" (1 KB = 1024)."""
+    if size is None:
+        return ""
+    if size < 1024:
+        return "1 byte" if size == 1 else f"{size:,} bytes"
+    value = float(size)
+    for unit in ("KB", "MB", "GB"):
+        value /= 1024
+        if value < 1024 or unit == "GB":
+            return f"{value:,.1f} {unit}"
+    raise AssertionError("unreachable")

@@ -5,7 +5,12 @@ from __future__ import annotations
 
 import io
 import os
+import signal
 import stat
+import subprocess
+import sys
+import time
+import warnings
 import zipfile
 from pathlib import Path
 
@@ -237,3 +242,159 @@ def test_suspended_site_serves_503_after_suspend(app, staff):
     assert staff.get("/la-plumbing/").status_code == 503
     staff.post(f"/admin/sites/{site.id}/unsuspend", data={"reason": "Cleared"})
     assert staff.get("/la-plumbing/").status_code == 200
+
+
+# --- every entry counts; conflicts are refused; nothing is left behind (issue 10, defect 11) --
+
+
+def raw_zip(entries: list[tuple[str, bytes | None]]) -> bytes:
+    """A zip with exactly these entries, in this order (None: a folder entry); duplicates too."""
+    buffer = io.BytesIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # zipfile's "Duplicate name"
+        with zipfile.ZipFile(buffer, "w") as archive:
+            for name, content in entries:
+                if content is None:
+                    archive.writestr(zipfile.ZipInfo(name.rstrip("/") + "/"), b"")
+                else:
+                    archive.writestr(name, content)
+    return buffer.getvalue()
+
+
+INDEX = ("index.html", b"<html><body>Plumbing</body></html>")
+
+
+def hosted_tmp(app) -> list[Path]:
+    folder = Path(app.config["SITES_ROOT"]) / "tmp"
+    return sorted(folder.iterdir()) if folder.is_dir() else []
+
+
+@pytest.mark.parametrize(
+    ("entries", "message"),
+    [
+        ([INDEX, ("about.html", b"1"), ("about.html", b"2")], "about.html: is in the zip twice."),
+        ([INDEX, INDEX], "index.html: is in the zip twice."),
+        ([INDEX, ("a", b"x"), ("a/b.txt", b"y")], "a: is both a file and a folder in the zip."),
+        ([INDEX, ("a/b.txt", b"y"), ("a", b"x")], "a: is both a file and a folder in the zip."),
+        ([INDEX, ("a", None), ("a", b"x")], "a: is both a file and a folder in the zip."),
+        ([INDEX, ("a", b"x"), ("a", None)], "a: is both a file and a folder in the zip."),
+        ([INDEX, ("a/b/c.txt", b"x"), ("a/b", b"y")], "a/b: is both a file and a folder"),
+        ([INDEX] + [(f"d{n}", None) for n in range(25)], "26 entries (files and folders)"),
+        ([INDEX] + [(f"d{n}/x.txt", b"") for n in range(12)], "25 files and folders"),
+    ],
+)
+def test_zip_entry_refusals(app, staff, entries, message):
+    response = new_site(staff, raw_zip(entries))
+    html = response.get_data(as_text=True).replace("&#39;", "'")
+    assert response.status_code == 422, html
+    assert message in html
+    nothing_published(app)
+    assert hosted_tmp(app) == []
+
+
+def test_a_folder_listed_with_its_files_is_fine(app, staff):
+    entries = [("site/", None), ("site/css/", None), ("site/css/", None)]
+    entries += [("site/index.html", INDEX[1]), ("site/css/a.css", b"a{}")]
+    assert new_site(staff, raw_zip(entries)).status_code == 303
+    live = Path(app.config["SITES_ROOT"]) / "live" / "la-plumbing"
+    assert (live / "css" / "a.css").read_bytes() == b"a{}"
+
+
+def test_thirty_thousand_empty_folders_are_refused_at_once(app, staff):
+    app.config["SITES_MAX_FILES"] = 2000
+    data = raw_zip([INDEX] + [(f"d{n}", None) for n in range(30_000)])
+    started = time.monotonic()
+    response = new_site(staff, data)
+    assert response.status_code == 422
+    assert "The archive has 30,001 entries (files and folders); at most 2,000 allowed." in (
+        response.get_data(as_text=True)
+    )
+    assert time.monotonic() - started < 10
+    nothing_published(app)
+    assert hosted_tmp(app) == []
+
+
+def test_a_new_version_with_a_conflict_is_refused(app, staff):
+    assert new_site(staff, make_zip(SITE)).status_code == 303
+    site = db.session.scalar(sa.select(Site))
+    response = publish(staff, site.id, raw_zip([INDEX, ("a", b"x"), ("a/b.txt", b"y")]))
+    assert response.status_code == 422
+    assert "a: is both a file and a folder in the zip." in response.get_data(as_text=True)
+    assert len(site.versions) == 1 and hosted_tmp(app) == []
+
+
+def test_a_server_folder_counts_its_folders(app, staff):
+    folder = Path(app.config["SITES_IMPORT_ROOT"]) / "many-folders"
+    folder.mkdir()
+    (folder / "index.html").write_text("x")
+    for n in range(25):
+        (folder / f"d{n}").mkdir()
+    response = new_site(staff, folder="many-folders")
+    assert response.status_code == 422
+    assert "more than 20 files and folders" in response.get_data(as_text=True)
+
+
+def test_the_sweep_removes_what_a_killed_upload_left(app):
+    """A worker killed while extracting (timeout, kill -9) cannot clean its temp folder; the
+    sweep removes work folders older than any request or job may run, and leaves young ones
+    (an upload in progress) alone."""
+    from jobs.sweeps import SWEEPS
+    from lavish.hosting.publisher import TMP_MAX_AGE_SECONDS
+
+    tmp = Path(app.config["SITES_ROOT"]) / "tmp"
+    left = tmp / "tmpab12cd"
+    for n in range(100):
+        (left / f"d{n}" / "e").mkdir(parents=True)
+    (left / "d0" / "e" / "index.html").write_text("x")
+    in_progress = tmp / "4242-0123456789ab"
+    (in_progress / "version").mkdir(parents=True)
+    old = time.time() - TMP_MAX_AGE_SECONDS - 60
+    os.utime(left, (old, old))
+
+    assert SWEEPS["clean_hosting_tmp"]() == 1
+    assert hosted_tmp(app) == [in_progress]
+    assert SWEEPS["clean_hosting_tmp"]() == 0
+
+
+def test_an_upload_killed_mid_extraction_leaves_a_folder_the_sweep_removes(app, tmp_path):
+    """The real thing: a process extracting an upload is killed with SIGKILL."""
+    archive = tmp_path / "big.zip"
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("index.html", "x")
+        for n in range(50):
+            zf.writestr(f"f{n}.bin", b"\0" * 4_000_000)
+    script = (
+        "import sys\n"
+        "from lavish import create_app\n"
+        "from lavish.hosting import services\n"
+        "app = create_app({'SQLALCHEMY_DATABASE_URI': 'sqlite://', 'SITES_ROOT': sys.argv[1],"
+        " 'SITES_MAX_TOTAL_BYTES': 10**10, 'SITES_MAX_FILES': 100})\n"
+        "with app.app_context():\n"
+        "    from lavish.extensions import db\n"
+        "    db.create_all()\n"
+        "    site = services.create_site('big', 'Big')\n"
+        "    services.publish_zip(site, sys.argv[2])\n"
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-c", script, app.config["SITES_ROOT"], str(archive)],
+        cwd=Path(__file__).resolve().parents[1],
+    )
+    tmp = Path(app.config["SITES_ROOT"]) / "tmp"
+    deadline = time.monotonic() + 60
+    while not any(tmp.glob("*/f*.bin")):
+        assert process.poll() is None, "the extraction ended before it was killed"
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    left = hosted_tmp(app)
+    assert len(left) == 1 and any(left[0].iterdir())
+
+    from jobs.sweeps import SWEEPS
+    from lavish.hosting.publisher import TMP_MAX_AGE_SECONDS
+
+    assert SWEEPS["clean_hosting_tmp"]() == 0  # it could still be running
+    old = time.time() - TMP_MAX_AGE_SECONDS - 1
+    os.utime(left[0], (old, old))
+    assert SWEEPS["clean_hosting_tmp"]() == 1
+    assert hosted_tmp(app) == []

@@ -89,26 +89,42 @@ def account_for_purchase(
 # ---- registration and verification ----------------------------------------------------------
 
 
-def register_customer(*, name: str, email: str, password: str) -> User:
-    """A new account with its password; the welcome mail asks to verify the address."""
+def register_customer(*, name: str, email: str, password: str) -> User | None:
+    """A new account with its password, whose welcome mail asks to verify the address; or, when
+    the address has an account already, None and a mail telling its owner (`tell_owner`).
+
+    The caller answers both the same way ("check your mail"), and both do the same work (the
+    Argon2 hash, which is most of it, one lookup, one outbox row and its job), so registering
+    does not tell anyone whether an address has an account.
+    """
+    password_hash = hash_password(password)
+    if find_customer(email) is not None:
+        # Looks the account up again: as many statements as creating one.
+        tell_owner_of_registration_attempt(email)
+        return None
     user = User(
         email=normalize_email(email),
         name=name.strip(),
-        password_hash=hash_password(password),
+        password_hash=password_hash,
         password_changed_at=utcnow(),
     )
     db.session.add(user)
     try:
         db.session.flush()
-    except IntegrityError as exc:  # two sign-ups of one address at once: the caller rolls back
+    except IntegrityError as exc:
+        # Two sign-ups of one address at once: the caller rolls back and tells the owner.
         raise EmailTaken(user.email) from exc
-    queue_mail(
-        user.email,
-        "welcome",
-        {"user_id": user.id, "name": user.name},
-        dedupe_key=f"welcome:{user.id}",
-    )
+    # No dedupe key: the account is new in this transaction, so is its welcome.
+    queue_mail(user.email, "welcome", {"user_id": user.id, "name": user.name})
     return user
+
+
+def tell_owner_of_registration_attempt(email: str) -> None:
+    """Mail the owner of `email`'s account that someone tried to register it (sign in or
+    choose a password instead). The registration limits keep this from flooding them."""
+    user = find_customer(email)
+    if user is not None:
+        queue_mail(user.email, "account_exists", {"name": user.name})
 
 
 def send_verification(user: User) -> bool:

@@ -321,13 +321,30 @@ def email_detail(email_id: int):
     email = db.get_or_404(OutboxEmail, email_id)
     # A customer's mail is theirs: who read it is on the record.
     audit_log.record(current_user, "email.viewed", email, after={"to": email.to})
-    db.session.commit()
+    # Committed with the page (lavish/transaction.py): the one GET of the console that writes.
     return render_template(
         "admin/email.html",
         email=email,
         preview=_render_preview(email),
         audit_entries=queries.audit_for("emails", email.id),
     )
+
+
+@bp.get("/emails/<int:email_id>/preview")
+def email_preview(email_id: int):
+    """The mail's HTML alone, for the detail page's sandboxed frame. Its own CSP: a srcdoc frame
+    would inherit the console's, which refuses the inline styles every mail is made of."""
+    from lavish.security import MAIL_PREVIEW_POLICY
+
+    email = db.get_or_404(OutboxEmail, email_id)
+    preview = _render_preview(email)
+    if "html" not in preview:
+        abort(404)
+    response = current_app.response_class(preview["html"], mimetype="text/html")
+    response.headers["Content-Security-Policy"] = MAIL_PREVIEW_POLICY
+    response.headers["X-Frame-Options"] = "SAMEORIGIN"
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 def _render_preview(email: OutboxEmail) -> dict[str, str]:

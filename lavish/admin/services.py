@@ -252,9 +252,9 @@ def refund_order(actor: User, order: Order, *, reason: str) -> str:
 
 
 def reprocess_webhook(actor: User, event: WebhookEvent) -> str:
-    """Billing runs the stored delivery through its handlers again (idempotent) and commits
-    the outcome itself (rolling back what failed); the audit entry, with the outcome before
-    and after, is added afterwards for the caller's commit."""
+    """Billing runs the stored delivery through its handlers again (idempotent; a failure is
+    rolled back to a savepoint and stored on the row); the outcome and the audit entry, with
+    the outcome before and after, are committed together by the caller."""
     from lavish.billing import webhooks
 
     before = {"result": event.result, "error": event.error[:500]}

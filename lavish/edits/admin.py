@@ -52,6 +52,11 @@ def open_counts() -> dict[str, int]:
     return {"open": row[0], "past_sla": row[1]}
 
 
+@admin_bp.app_template_global("edit_request_counts")
+def _edit_request_counts() -> dict[str, int]:
+    return open_counts()
+
+
 @admin_bp.get("/")
 def queue():
     status = request.args.get("status", "open")

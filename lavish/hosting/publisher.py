@@ -44,6 +44,10 @@ MAX_NAME_BYTES = 255
 MAX_PATH_BYTES = 1024
 MAX_DEPTH = 16
 HTML_SUFFIXES = (".html", ".htm")
+# Work folders in tmp/ (an upload being extracted, a version being staged) live as long as one
+# request or job, which time out in minutes (gunicorn 30 s, RQ 10 min): an older one was left
+# by a killed process.
+TMP_MAX_AGE_SECONDS = 3600
 # Old variants are kept this long after they stop being live, so a request that read the pointer
 # just before a switch still finds its files.
 VARIANT_GRACE_SECONDS = 300
@@ -136,6 +140,11 @@ def check_folder(folder: Path, limits: Limits | None = None) -> Manifest:
                 )
             if stat.S_ISDIR(info.st_mode):
                 dirs.append(rel)
+                if len(files) + len(dirs) > limits.max_files:
+                    raise PublishError(
+                        f"{rel}: the site has more than {limits.max_files} files and folders, "
+                        "the most allowed."
+                    )
                 continue
             if not stat.S_ISREG(info.st_mode):
                 raise PublishError(f"{rel}: is not a regular file.")
@@ -146,9 +155,10 @@ def check_folder(folder: Path, limits: Limits | None = None) -> Manifest:
                 )
             total += info.st_size
             files.append((rel, info.st_size))
-            if len(files) > limits.max_files:
+            if len(files) + len(dirs) > limits.max_files:
                 raise PublishError(
-                    f"{rel}: the site has more than {limits.max_files} files, the most allowed."
+                    f"{rel}: the site has more than {limits.max_files} files and folders, "
+                    "the most allowed."
                 )
             if total > limits.max_total_bytes:
                 raise PublishError(
@@ -195,6 +205,29 @@ def _temp_dir(root: Path) -> Iterator[Path]:
         yield path
     finally:
         shutil.rmtree(path, ignore_errors=True)
+
+
+def clean_tmp(root: Path, max_age: float = TMP_MAX_AGE_SECONDS) -> int:
+    """Remove what killed processes left in tmp/ (older than `max_age` seconds); returns how
+    many entries went. A refused or failed upload cleans its own folder (`finally`); a process
+    killed mid-way (a worker timeout, kill -9, a reboot) cannot, and this sweep does."""
+    folder = tmp_dir(root)
+    if not folder.is_dir():
+        return 0
+    cutoff = time.time() - max_age
+    removed = 0
+    for entry in folder.iterdir():
+        try:
+            if entry.lstat().st_mtime > cutoff:
+                continue
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry)
+            else:
+                entry.unlink()
+        except FileNotFoundError:  # another sweep took it
+            continue
+        removed += 1
+    return removed
 
 
 def _render(template: str, **context: object) -> str:
@@ -304,9 +337,10 @@ def store_version(root: Path, slug: str, number: int, folder: Path, manifest: Ma
 def extract_zip(archive: str | Path | BinaryIO, dest: Path, limits: Limits | None = None) -> Path:
     """Check and extract a zip into `dest` (an empty folder); return the folder to publish.
 
-    Refuses absolute paths, "..", backslashes, symlinks and anything over the limits, checking
-    the real sizes while inflating (a zip's declared sizes can lie). A zip holding one top-level
-    folder with the site inside is unwrapped.
+    Everything that can be checked from the zip's directory is checked before anything is
+    written (`plan_zip`); then the real sizes are checked while inflating (a zip's declared
+    sizes can lie). A zip holding one top-level folder with the site inside is unwrapped. The
+    caller removes `dest` whatever happens (a temp folder; `clean_tmp` for a killed process).
     """
     limits = limits or Limits.from_config()
     dest = Path(dest)
@@ -315,46 +349,24 @@ def extract_zip(archive: str | Path | BinaryIO, dest: Path, limits: Limits | Non
     except (zipfile.BadZipFile, OSError) as exc:
         raise PublishError(f"The upload is not a readable zip archive ({exc}).") from exc
     with zf:
-        members = zf.infolist()
-        file_members = [m for m in members if not m.is_dir()]
-        if len(file_members) > limits.max_files:
-            raise PublishError(
-                f"The archive has {len(file_members)} files; at most {limits.max_files} allowed."
-            )
+        folders, files = plan_zip(zf.infolist(), limits)
+        for rel in folders:
+            (dest / rel).mkdir(parents=True, exist_ok=True)
         total = 0
-        for member in members:
-            name = member.filename
-            mode = member.external_attr >> 16
-            if stat.S_ISLNK(mode):
-                raise PublishError(f"{name}: is a symbolic link; links are not published.")
-            if member.flag_bits & 0x1:
-                raise PublishError(f"{name}: is encrypted.")
-            rel = name.rstrip("/") if member.is_dir() else name
-            if problem := name_problem(rel):
-                raise PublishError(f"{name}: {problem}.")
-            if member.is_dir():
-                (dest / rel).mkdir(parents=True, exist_ok=True)
-                continue
-            if member.file_size > limits.max_file_bytes:
-                raise PublishError(
-                    f"{name}: is {_mb(member.file_size)}, larger than the "
-                    f"{_mb(limits.max_file_bytes)} allowed per file."
-                )
-            target = dest / rel
-            target.parent.mkdir(parents=True, exist_ok=True)
+        for member, rel in files:
             written = 0
-            with zf.open(member) as source, open(target, "xb") as out:
+            with zf.open(member) as source, open(dest / rel, "xb") as out:
                 while chunk := source.read(1024 * 1024):
                     written += len(chunk)
                     total += len(chunk)
                     if written > limits.max_file_bytes:
                         raise PublishError(
-                            f"{name}: inflates beyond the {_mb(limits.max_file_bytes)} "
-                            "allowed per file."
+                            f"{member.filename}: inflates beyond the "
+                            f"{_mb(limits.max_file_bytes)} allowed per file."
                         )
                     if total > limits.max_total_bytes:
                         raise PublishError(
-                            f"{name}: the archive inflates beyond the "
+                            f"{member.filename}: the archive inflates beyond the "
                             f"{_mb(limits.max_total_bytes)} allowed in total."
                         )
                     out.write(chunk)
@@ -362,6 +374,58 @@ def extract_zip(archive: str | Path | BinaryIO, dest: Path, limits: Limits | Non
     if not (dest / "index.html").exists() and len(entries) == 1 and entries[0].is_dir():
         return entries[0]
     return dest
+
+
+def plan_zip(
+    members: list[zipfile.ZipInfo], limits: Limits
+) -> tuple[list[str], list[tuple[zipfile.ZipInfo, str]]]:
+    """The folders to create and the (member, path) files to write, or PublishError naming the
+    first entry that cannot be published. Every entry counts against `max_files`, folders too
+    (listed or implied by a file's path), so an archive of empty folders is refused like one of
+    empty files; a path listed twice, or as both a file and a folder, is refused."""
+    if len(members) > limits.max_files:
+        raise PublishError(
+            f"The archive has {len(members):,} entries (files and folders); at most "
+            f"{limits.max_files:,} allowed."
+        )
+    kinds: dict[str, str] = {}  # path -> "file" | "folder"
+    files: list[tuple[zipfile.ZipInfo, str]] = []
+    for member in members:
+        name = member.filename
+        if stat.S_ISLNK(member.external_attr >> 16):
+            raise PublishError(f"{name}: is a symbolic link; links are not published.")
+        if member.flag_bits & 0x1:
+            raise PublishError(f"{name}: is encrypted.")
+        rel = name.rstrip("/") if member.is_dir() else name
+        if problem := name_problem(rel):
+            raise PublishError(f"{name}: {problem}.")
+        parts = rel.split("/")
+        for depth in range(1, len(parts)):
+            parent = "/".join(parts[:depth])
+            if kinds.setdefault(parent, "folder") == "file":
+                raise PublishError(f"{parent}: is both a file and a folder in the zip.")
+        kind = "folder" if member.is_dir() else "file"
+        seen = kinds.get(rel)
+        if seen is not None and seen != kind:
+            raise PublishError(f"{rel}: is both a file and a folder in the zip.")
+        if seen == "file":
+            raise PublishError(f"{rel}: is in the zip twice.")
+        kinds[rel] = kind
+        if kind == "folder":
+            continue
+        if member.file_size > limits.max_file_bytes:
+            raise PublishError(
+                f"{name}: is {_mb(member.file_size)}, larger than the "
+                f"{_mb(limits.max_file_bytes)} allowed per file."
+            )
+        files.append((member, rel))
+    if len(kinds) > limits.max_files:
+        raise PublishError(
+            f"The archive has {len(kinds):,} files and folders; at most {limits.max_files:,} "
+            "allowed."
+        )
+    folders = sorted(path for path, kind in kinds.items() if kind == "folder")
+    return folders, files
 
 
 # --- state variants and the live pointer ---------------------------------------------------

@@ -89,3 +89,20 @@ def test_staff_queue_detail_and_actions(app, site, signed_in, admin, login, outb
     assert {"edit_request.staff_edit", "edit_request.cancelled"} <= actions
     # Owners can't open the staff pages.
     assert signed_in.get("/admin/edit-requests/").status_code == 403
+
+
+def test_dashboard_counts_open_and_late_requests(app, site, signed_in, admin, login):
+    from datetime import timedelta
+
+    app.config["EDIT_AGENT"] = "off"
+    assert _ask(signed_in, "An old request").status_code == 303
+    old = db.session.scalars(db.select(EditRequest)).one()
+    old.created_at -= timedelta(hours=49)
+    db.session.commit()
+    assert _ask(signed_in, "A new request").status_code == 303
+    staff = app.test_client()
+    login(admin, test_client=staff)
+    page = staff.get("/admin/").get_data(as_text=True)
+    assert 'id="stat-edit-requests"' in page
+    assert '<div class="value">2</div>' in page.split('id="stat-edit-requests"')[1][:400]
+    assert "1 past the 48 h SLA" in page

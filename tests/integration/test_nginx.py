@@ -56,6 +56,8 @@ KEY_HEADERS = (
     "x-robots-tag",
     "x-content-type-options",
     "location",
+    "x-content-type-options",
+    "referrer-policy",
 )
 # Statuses whose bodies (and so Content-Type/-Length) are each server's own boilerplate.
 BOILERPLATE = (301, 302, 412, 416)
@@ -329,3 +331,10 @@ def test_portal_paths_reach_the_app(servers, path, status):
         assert proxied[0] == status, (direct[1], proxied[1])
     if path == "/static/app.css":
         assert proxied[2] == direct[2]
+    # Security headers: the app's on what it answers (once, not doubled by Nginx), Nginx's on
+    # the static files it serves itself.
+    assert proxied[1]["x-content-type-options"] == "nosniff", proxied[1]
+    assert proxied[1]["referrer-policy"] == "strict-origin-when-cross-origin"
+    if path == "/customer/login":
+        assert proxied[1]["x-frame-options"] == "DENY"
+        assert "frame-ancestors 'none'" in proxied[1]["content-security-policy"]

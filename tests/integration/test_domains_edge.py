@@ -35,7 +35,7 @@ pytestmark = [
 ]
 KEY_HEADERS = ("content-type", "content-length", "content-encoding", "etag", "last-modified",
                "cache-control", "x-robots-tag", "location", "vary", "x-content-type-options",
-               "set-cookie")  # fmt: skip
+               "referrer-policy", "content-security-policy", "set-cookie")  # fmt: skip
 
 
 def fetch(port: int, path: str, host: str, headers: dict | None = None):

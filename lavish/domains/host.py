@@ -15,7 +15,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from lavish.domains import bp, services
 from lavish.domains.names import for_lookup, own_hosts
-from lavish.domains.publish import last_known_allowed
+from lavish.domains.publish import last_known_allowed, slug_domain
 from lavish.extensions import db
 
 log = logging.getLogger(__name__)
@@ -103,7 +103,7 @@ def _redirect_path_to_domain():
     slug = (request.view_args or {}).get("slug")
     if not slug or request.headers.get("Sec-Fetch-Dest", "") not in TOP_LEVEL_DESTS:
         return None
-    domain = services.active_domain_for_slug(slug)
+    domain = slug_domain(slug)  # from the published map: no database work per hosted file
     if domain is None:
         return None
     path = request.path[len(slug) + 1 :] or "/"

@@ -130,6 +130,23 @@ def publish() -> bool:
 
 
 _allow_cache: dict[str, tuple[float, frozenset[str]]] = {}
+_slugs_cache: dict[str, tuple[float, dict[str, str]]] = {}
+
+
+def slug_domain(slug: str) -> str | None:
+    """The active domain of a site, from slugs.map (what Nginx reads too): the path URLs of
+    every hosted site ask this, and they never touch the database."""
+    path = domains_dir() / "slugs.map"
+    try:
+        mtime = path.stat().st_mtime
+    except OSError:
+        return None
+    cached = _slugs_cache.get(str(path))
+    if cached is None or cached[0] != mtime:
+        pairs = (line.rstrip(";").split() for line in path.read_text().splitlines())
+        cached = (mtime, {p[0]: p[1] for p in pairs if len(p) == 2})
+        _slugs_cache[str(path)] = cached
+    return cached[1].get(slug)
 
 
 def last_known_allowed(host: str) -> bool:

@@ -403,20 +403,6 @@ def approved(host: str) -> bool:
     )
 
 
-def active_domain_for_slug(slug: str) -> str | None:
-    return db.session.scalar(
-        sa.select(Domain.name)
-        .join(Site, Site.id == Domain.site_id)
-        .where(
-            Site.slug == slug,
-            Domain.status.in_((DomainStatus.ACTIVE, DomainStatus.FAILING)),
-            Domain.released_at.is_(None),
-        )
-        .order_by(Domain.activated_at, Domain.id)
-        .limit(1)
-    )
-
-
 def owner_domain_or_none(domain_id: int, user: User) -> Domain | None:
     domain = db.session.get(Domain, domain_id)
     if domain is None or domain.site.owner_id != user.id:

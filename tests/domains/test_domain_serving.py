@@ -91,6 +91,8 @@ def test_our_own_hosts_keep_the_portal(app, client, hosted):
 
 def test_slug_paths_redirect_to_the_active_domain_for_top_level_visits(app, client, hosted):
     make_domain(hosted)
+    assert client.get("/acme/about.html").status_code == 200  # the map is not published yet
+    publish.write_files()
     top = client.get("/acme/about.html?q=1", headers={"Sec-Fetch-Dest": "document"})
     assert top.status_code == 301
     assert top.headers["Location"] == "https://example.com/about.html?q=1"
@@ -99,6 +101,15 @@ def test_slug_paths_redirect_to_the_active_domain_for_top_level_visits(app, clie
     assert framed.status_code == 200
     app.config["DOMAINS_REDIRECT_PATHS"] = False
     assert client.get("/acme/about.html").status_code == 200
+
+
+def test_removing_the_domain_ends_the_path_redirect_after_the_commit(app, client, hosted):
+    domain = make_domain(hosted)
+    publish.write_files()
+    assert client.get("/acme/").status_code == 301
+    services.remove_domain(domain, user=None)
+    db.session.commit()  # the publish job runs after it (in-process here)
+    assert client.get("/acme/").status_code == 200
 
 
 def test_ask_says_yes_only_to_verified_and_active_domains(client, hosted, make_site, make_user):

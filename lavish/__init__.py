@@ -233,6 +233,7 @@ def _user_for_error_page(status: int):
 
 def _register_template_helpers(app: Flask) -> None:
     from lavish.formatting import (
+        decline_message,
         format_date,
         format_datetime,
         format_money,
@@ -245,3 +246,8 @@ def _register_template_helpers(app: Flask) -> None:
     app.jinja_env.filters["datetime"] = format_datetime
     app.jinja_env.filters["filesize"] = format_size
     app.jinja_env.filters["possessive"] = possessive
+    app.jinja_env.filters["decline_message"] = decline_message
+    from email.utils import parseaddr
+
+    # Where owners can write to us (the address our mails come from).
+    app.jinja_env.globals["support_email"] = parseaddr(app.config["MAIL_DEFAULT_SENDER"])[1]

@@ -56,3 +56,23 @@ def format_size(size: int | None) -> str:
         if value < 1024 or unit == "GB":
             return f"{value:,.1f} {unit}"
     raise AssertionError("unreachable")
+
+
+# What a provider says when a card is refused (Recurrente answers in Spanish, in its own words)
+# → what we tell the buyer. Staff see the provider's text on the order's page.
+_DECLINE_MESSAGES = (
+    (("fondos", "insufficient"), "The card does not have enough funds."),
+    (("expirada", "vencida", "expired"), "The card has expired."),
+    (("cvv", "cvc", "seguridad", "security code"), "The security code (CVC) was not accepted."),
+    (("robada", "perdida", "stolen", "lost"), "Your bank refused the card."),
+)
+DECLINED = "Your bank declined the card."
+
+
+def decline_message(provider_text: str | None) -> str:
+    """A declined payment's reason in plain English, whatever language the provider used."""
+    text = (provider_text or "").lower()
+    for words, message in _DECLINE_MESSAGES:
+        if any(word in text for word in words):
+            return message
+    return DECLINED

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from lavish.clock import utcnow
 from lavish.extensions import db
-from lavish.models.base import JSONType, TimestampMixin
+from lavish.models.base import JSONType, TimestampMixin, one_of
 from lavish.models.types import UTCDateTime
 
 
@@ -41,6 +41,9 @@ _CLAIMING_SQL = "status IN ('verified', 'active', 'failing')"
 class Domain(TimestampMixin, db.Model):
     __tablename__ = "domains"
     __table_args__ = (
+        sa.CheckConstraint(one_of("status", DomainStatus), name="status"),
+        sa.CheckConstraint(one_of("https_status", HttpsStatus), name="https_status"),
+        sa.CheckConstraint("routing_failures >= 0", name="routing_failures"),
         # First to verify wins: one claiming row per name pair (example.com and its www).
         sa.Index(
             "uq_domains_claim_key_claiming",

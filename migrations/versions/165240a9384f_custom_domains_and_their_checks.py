@@ -1,7 +1,7 @@
 """custom domains and their checks
 
 Revision ID: 165240a9384f
-Revises: c4b1e2d7a9f0
+Revises: 5b7e9c1d2a40
 Create Date: 2026-12-02 00:43:51.961145
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '165240a9384f'
-down_revision = 'c4b1e2d7a9f0'
+down_revision = '5b7e9c1d2a40'
 branch_labels = None
 depends_on = None
 
@@ -45,6 +45,9 @@ def upgrade():
     sa.Column('https_error', sa.String(length=500), nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
+    sa.CheckConstraint("status IN ('pending', 'verified', 'active', 'failing', 'removed', 'abandoned')", name=op.f('ck_domains_status')),
+    sa.CheckConstraint("https_status IN ('waiting', 'ready', 'expiring', 'error')", name=op.f('ck_domains_https_status')),
+    sa.CheckConstraint('routing_failures >= 0', name=op.f('ck_domains_routing_failures')),
     sa.ForeignKeyConstraint(['site_id'], ['sites.id'], name=op.f('fk_domains_site_id_sites')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_domains'))
     )

@@ -45,7 +45,6 @@ log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 5
 BACKOFF = [timedelta(minutes=1), timedelta(minutes=5), timedelta(minutes=30), timedelta(hours=2)]
 STALE_CLAIM = timedelta(minutes=10)
-SMTP_TIMEOUT_SECONDS = 30
 DELIVER_JOB = "jobs.mail.deliver_mail"
 
 
@@ -199,7 +198,7 @@ def deliver_mail(email_id: int) -> str:
         message.msgId = email.message_id  # the same for every copy of this mail
         if current_app.config.get("MAIL_SERVER"):
             with (
-                _socket_timeout(current_app.config.get("MAIL_TIMEOUT", SMTP_TIMEOUT_SECONDS)),
+                _socket_timeout(current_app.config["MAIL_TIMEOUT"]),
                 mail.connect() as connection,
             ):
                 connection.send(message)

@@ -11,10 +11,12 @@ from flask import Flask, render_template
 from lavish import background  # noqa: F401  (registers the after-commit job hook)
 from lavish.config import PROJECT_ROOT, engine_options, from_environment
 from lavish.extensions import csrf, db, login_manager, migrate
+from lavish.transaction import LavishFlask
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
-    app = Flask(__name__, instance_path=str(PROJECT_ROOT / "instance"))
+    # One transaction per request: committed when the request has answered (transaction.py).
+    app = LavishFlask(__name__, instance_path=str(PROJECT_ROOT / "instance"))
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     app.config.from_mapping(from_environment(Path(app.instance_path)))
     if config:
@@ -53,6 +55,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from lavish import ratelimit
 
     ratelimit.init_app(app)
+    from lavish import security
+
+    security.init_app(app)
     from lavish import inputs
 
     inputs.init_app(app)  # before the blueprints: their `<int:…>` rules take its converter
@@ -223,8 +228,22 @@ def _user_for_error_page(status: int):
 
 
 def _register_template_helpers(app: Flask) -> None:
-    from lavish.formatting import format_date, format_datetime, format_money
+    from lavish.formatting import (
+        decline_message,
+        format_date,
+        format_datetime,
+        format_money,
+        format_size,
+        possessive,
+    )
 
     app.jinja_env.filters["money"] = format_money
     app.jinja_env.filters["date"] = format_date
     app.jinja_env.filters["datetime"] = format_datetime
+    app.jinja_env.filters["filesize"] = format_size
+    app.jinja_env.filters["possessive"] = possessive
+    app.jinja_env.filters["decline_message"] = decline_message
+    from email.utils import parseaddr
+
+    # Where owners can write to us (the address our mails come from).
+    app.jinja_env.globals["support_email"] = parseaddr(app.config["MAIL_DEFAULT_SENDER"])[1]

@@ -1,5 +1,6 @@
-"""Customer account pages (CONTRACT §4). Each view: load → authorize → form → service → commit
-once → 303 with a flash, or the page again with per-field messages and status 422."""
+"""Customer account pages (CONTRACT §4). Each view: load → authorize → form → service → 303 with
+a flash, or the page again with per-field messages and status 422. The request's one commit
+happens when it has answered (lavish/transaction.py)."""
 
 from __future__ import annotations
 
@@ -42,6 +43,8 @@ FORGOT_PER_IP = ratelimit.Limit("forgot-ip", 20, HOUR)
 RESEND_PER_ADDRESS = ratelimit.Limit("resend-email", 5, HOUR)
 RESEND_PER_IP = ratelimit.Limit("resend-ip", 20, HOUR)
 REGISTER_PER_IP = ratelimit.Limit("register-ip", 20, HOUR)
+# Each registration of a taken address mails its owner: no more than this many a day.
+REGISTER_PER_ADDRESS = ratelimit.Limit("register-email", 3, 24 * HOUR)
 CHANGE_PASSWORD_PER_USER = ratelimit.Limit("change-password-user", 10, 15 * 60)
 INLINE_CHECKS_PER_IP = ratelimit.Limit("inline-check-ip", 300, 5 * 60)
 
@@ -84,42 +87,51 @@ def register():
     if current_user.is_authenticated:
         return see_other(_home_for(current_user))
     form = RegisterForm()
+    if request.method == "POST":
+        ratelimit.enforce(REGISTER_PER_IP, request.remote_addr)  # every attempt, valid or not
     if form.validate_on_submit():
-        ratelimit.enforce(REGISTER_PER_IP, request.remote_addr)
+        ratelimit.enforce(REGISTER_PER_ADDRESS, form.email.data)
         try:
-            user = services.register_customer(
+            services.register_customer(
                 name=form.name.data, email=form.email.data, password=form.password.data
             )
-        except services.EmailTaken:
+        except services.EmailTaken:  # registered a moment ago by a request racing this one
             db.session.rollback()
-            form.email.errors = [
-                "An account with this email already exists. Sign in or reset your password."
-            ]
-        else:
-            db.session.commit()
-            _start_session(user, remember=False)
-            flash(
-                f"Welcome! We sent a link to {user.email}: open it to confirm your address.",
-                "success",
-            )
-            return see_other(url_for("accounts.my_site"))
+            services.tell_owner_of_registration_attempt(form.email.data)
+        # The same answer whether the address was new or had an account (then its owner got
+        # a mail saying so): registering tells nobody who has an account.
+        flash(
+            f"Thank you! We sent a mail to {normalize_email(form.email.data)} with the next "
+            "step: open the link in it to confirm your address, then sign in.",
+            "success",
+        )
+        return see_other(url_for("accounts.login"))
     return _form_page("accounts/register.html", form=form)
 
 
 @bp.get("/verify-email/<token>")
 def verify_email(token: str):
+    signed_in = current_user._get_current_object() if current_user.is_authenticated else None
     try:
-        user, newly_verified = services.verify_email(token)
+        user, newly_verified = services.verify_email(token, signed_in=signed_in)
     except TokenError as error:
         db.session.rollback()
         return render_template("accounts/link_problem.html", message=str(error), kind="verify"), 400
-    db.session.commit()
+    except services.SignInToVerify:
+        if signed_in is not None:  # signed in to another account
+            message = (
+                "This link confirms the address of another account. Sign out, then open it "
+                "again and sign in with that account."
+            )
+            return render_template("accounts/link_problem.html", message=message), 400
+        flash("Sign in to confirm your email address.", "info")
+        return see_other(url_for("accounts.login", next=request.path))
     if newly_verified:
         flash("Thank you: your email address is confirmed.", "success")
     else:
         flash("Your email address was already confirmed.", "info")
-    if current_user.is_authenticated:
-        return see_other(_home_for(current_user))
+    if signed_in is not None:
+        return see_other(_home_for(signed_in))
     return see_other(url_for("accounts.login"))
 
 
@@ -131,7 +143,6 @@ def resend_verification():
     if current_user.is_authenticated:
         ratelimit.enforce(RESEND_PER_ADDRESS, current_user.email)
         if services.send_verification(current_user):
-            db.session.commit()
             flash(f"We sent a new confirmation link to {current_user.email}.", "success")
         else:
             flash("Your email address is already confirmed.", "info")
@@ -141,7 +152,6 @@ def resend_verification():
         return _form_page("accounts/resend.html", form=form)
     ratelimit.enforce(RESEND_PER_ADDRESS, form.email.data)
     services.resend_verification_to(form.email.data)
-    db.session.commit()
     flash(
         "If an account with an unconfirmed address exists for "
         f"{form.email.data}, we sent it a new confirmation link.",
@@ -168,7 +178,6 @@ def login():
         _limit_login_attempts(form.email.data)
         user = services.authenticate(form.email.data, form.password.data)
         if user is not None:
-            db.session.commit()  # a rehashed password
             _start_session(user, remember=form.remember.data)
             flash(f"Welcome back, {user.name or user.email}.", "success")
             return see_other(next_path or _home_for(user))
@@ -181,7 +190,6 @@ def logout():
     # Not @login_required: signing out twice (two tabs) is not an error.
     if current_user.is_authenticated:
         services.end_other_sessions(current_user)  # every remember-me cookie stops working
-        db.session.commit()
     session.clear()
     logout_user()  # after clear(): it leaves the note that deletes the remember-me cookie
     flash("You are signed out.", "info")
@@ -198,7 +206,6 @@ def forgot_password():
         ratelimit.enforce(FORGOT_PER_IP, request.remote_addr)
         ratelimit.enforce(FORGOT_PER_ADDRESS, form.email.data)
         services.request_password_reset(form.email.data)
-        db.session.commit()
         flash(
             f"If an account exists for {form.email.data}, we sent it a link to choose a new "
             "password. The link works for one hour.",
@@ -221,7 +228,6 @@ def reset_password(token: str):
     form = NewPasswordForm(account_email=user.email)
     if form.validate_on_submit():
         services.reset_password(user, form.password.data)
-        db.session.commit()
         _start_session(user, remember=False)
         flash("Your new password is saved and you are signed in.", "success")
         return see_other(_home_for(user))
@@ -244,7 +250,6 @@ def set_password(token: str):
     form = NewPasswordForm(account_email=user.email)
     if form.validate_on_submit():
         services.set_first_password(user, form.password.data)
-        db.session.commit()
         _start_session(user, remember=False)
         flash("Your password is set. Welcome to your account.", "success")
         return see_other(_home_for(user))
@@ -273,7 +278,6 @@ def change_password():
         except services.WrongPassword:
             form.current_password.errors = ["That is not your current password."]
         else:
-            db.session.commit()
             # The session token changed: this device signs in again with the new one; the
             # others (and their remember-me cookies) are signed out.
             remembered = current_app.config.get("REMEMBER_COOKIE_NAME", "remember_token")
@@ -294,7 +298,6 @@ def profile():
     form = ProfileForm(obj=current_user)
     if form.validate_on_submit():
         services.update_profile(current_user, name=form.name.data, phone=form.phone.data or "")
-        db.session.commit()
         flash("Your profile is saved.", "success")
         return see_other(url_for("accounts.profile"))
     return _form_page("accounts/profile.html", form=form)

@@ -68,17 +68,6 @@ def email_problem(email: str | None, *, strict: bool = True) -> str | None:
     return None
 
 
-def email_taken_problem(email: str | None) -> str | None:
-    """For registration: the address must be well formed and not have an account yet."""
-    if problem := email_problem(email):
-        return problem
-    from lavish.accounts.services import find_customer
-
-    if find_customer(email or "") is not None:
-        return "An account with this email already exists. Sign in or reset your password."
-    return None
-
-
 def password_problem(password: str | None, *, email: str | None = None) -> str | None:
     """Is this a password we accept for a new or changed password?"""
     password = password or ""

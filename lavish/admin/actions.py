@@ -1,5 +1,6 @@
-"""Staff actions: POST forms (CSRF), one commit, 303 + flash; invalid input re-renders the page
-with the values and a message next to the field (422). Access is guarded for the whole
+"""Staff actions: POST forms (CSRF), 303 + flash (the request commits once when it has answered:
+lavish/transaction.py); invalid input re-renders the page with the values and a message next
+to the field (422, rolled back). Access is guarded for the whole
 blueprint in routes.py."""
 
 from __future__ import annotations
@@ -18,16 +19,6 @@ from lavish.extensions import db
 from lavish.hosting.publisher import PublishError
 from lavish.htmx import see_other
 from lavish.models import Order, OutboxEmail, Site, Subscription, User, WebhookEvent
-
-
-def upload_limits() -> dict[str, int]:
-    limits = uploads.limits()
-    return {
-        "max_upload_bytes": uploads.max_upload_bytes(),
-        "max_files": limits.max_files,
-        "max_total_bytes": limits.max_total_bytes,
-        "max_file_bytes": limits.max_file_bytes,
-    }
 
 
 def _allow_upload() -> None:
@@ -90,7 +81,6 @@ def new_site():
             site = services.create_preview_site(
                 current_user, source=source, note=form.note.data or "", **details
             )
-            db.session.commit()
     except ActionRefused as error:
         db.session.rollback()
         (getattr(form, error.field) if error.field else source_field).errors.append(str(error))
@@ -109,7 +99,7 @@ def _render_new_site(form: forms.NewSiteForm, status: int):
         form=form,
         folders=services.import_folders(),
         import_root=services.import_root(),
-        limits=upload_limits(),
+        limits=uploads.upload_limits(),
     ), status
 
 
@@ -119,12 +109,11 @@ def _render_site(site: Site, status: int, **overrides: FlaskForm):
         "admin/site.html",
         **routes.site_context(site),
         forms=site_forms,
-        limits=upload_limits(),
+        limits=uploads.upload_limits(),
     ), status
 
 
 def _done(message: str, site: Site):
-    db.session.commit()
     flash(message, "success")
     return see_other(url_for("admin.site_detail", site_id=site.id))
 
@@ -149,7 +138,6 @@ def publish_site(site_id: int):
             version = services.publish_version(
                 current_user, site, archive=archive, note=form.note.data or ""
             )
-            db.session.commit()
     except PublishError as error:  # the live version stays what it was
         db.session.rollback()
         form.archive.errors.append(str(error))
@@ -177,11 +165,13 @@ def rollback_site(site_id: int):
 @bp.post("/sites/<int:site_id>/suspend")
 def suspend_site(site_id: int):
     site = db.get_or_404(Site, site_id)
-    form = forms.ReasonForm()
+    form = forms.SuspendForm()
     if not form.validate_on_submit():
         return _render_site(site, 422, suspend=form)
     try:
-        services.suspend_site(current_user, site, reason=form.reason.data)
+        services.suspend_site(
+            current_user, site, reason=form.reason.data, owner_message=form.owner_message.data or ""
+        )
     except ActionRefused as error:
         # The page may now show the other form (the state changed meanwhile): say it on top.
         flash(str(error), "error")
@@ -232,7 +222,6 @@ def resend_verification(user_id: int):
     except ActionRefused as error:
         flash(str(error), "info")
         return see_other(url_for("admin.customer_detail", user_id=user.id))
-    db.session.commit()
     flash(f"A new verification link is on its way to {user.email}.", "success")
     return see_other(url_for("admin.customer_detail", user_id=user.id))
 
@@ -253,7 +242,6 @@ def cancel_subscription(subscription_id: int):
             db.session.rollback()
             form.reason.errors.append(str(error))
         else:
-            db.session.commit()
             flash(f"Subscription #{subscription.id}: {result}.", "success")
             return see_other(url_for("admin.subscription_detail", subscription_id=subscription.id))
     return render_template(
@@ -274,7 +262,6 @@ def refund_order(order_id: int):
             db.session.rollback()
             form.reason.errors.append(str(error))
         else:
-            db.session.commit()
             flash(f"Order #{order.id}: {result}.", "success")
             return see_other(url_for("admin.order_detail", order_id=order.id))
     return render_template("admin/order.html", **routes.order_context(order), form=form), 422
@@ -284,7 +271,6 @@ def refund_order(order_id: int):
 def reprocess_webhook(event_id: int):
     event = db.get_or_404(WebhookEvent, event_id)
     message = services.reprocess_webhook(current_user, event)
-    db.session.commit()
     if event.error or message.startswith("not re-processed"):
         flash(f"Re-processing failed: {(event.error or message)[:300]}", "error")
     else:
@@ -296,6 +282,5 @@ def reprocess_webhook(event_id: int):
 def resend_email(email_id: int):
     email = db.get_or_404(OutboxEmail, email_id)
     copy = services.resend_email(current_user, email)
-    db.session.commit()
     flash(f"A copy is queued for {email.to}.", "success")
     return see_other(url_for("admin.email_detail", email_id=copy.id))

@@ -29,6 +29,17 @@ def max_upload_bytes() -> int:
     return current_app.config["SITES_MAX_UPLOAD_BYTES"]
 
 
+def upload_limits() -> dict[str, int]:
+    """The limits the upload forms state (site page, new site)."""
+    bounds = limits()
+    return {
+        "max_upload_bytes": max_upload_bytes(),
+        "max_files": bounds.max_files,
+        "max_total_bytes": bounds.max_total_bytes,
+        "max_file_bytes": bounds.max_file_bytes,
+    }
+
+
 def limits() -> Limits:
     return Limits.from_config()
 

@@ -4,6 +4,9 @@ from flask_wtf import FlaskForm
 from wtforms import EmailField, HiddenField, RadioField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Email, Length, Optional
 
+from lavish.accounts import validation as rules
+from lavish.accounts.forms import Check
+
 
 def _strip(value: str | None) -> str | None:
     return value.strip() if isinstance(value, str) else value
@@ -24,7 +27,8 @@ class PurchaseForm(FlaskForm):
     name = StringField(
         "Your name",
         filters=[_strip],
-        validators=[DataRequired("Please enter your name."), Length(max=120, message="Too long.")],
+        # The rules register and profile apply (no control characters, at most 120).
+        validators=[Check(lambda form, value: rules.name_problem(value))],
     )
 
 

@@ -9,10 +9,13 @@ from datetime import timedelta
 import sqlalchemy as sa
 from flask import abort, current_app, flash, render_template, request, session, url_for
 from flask_login import current_user, login_required
+from itsdangerous import BadSignature, URLSafeSerializer
 from jinja2_fragments.flask import render_block
 from sqlalchemy.orm import selectinload
 
+from lavish import ratelimit, transaction
 from lavish.auth import admin_required
+from lavish.background import enqueue_now
 from lavish.billing import bp, services, webhooks
 from lavish.billing.forms import CancelForm, PurchaseForm, SiteForm
 from lavish.billing.providers import ProviderError, get_provider
@@ -21,12 +24,22 @@ from lavish.clock import utcnow
 from lavish.extensions import csrf, db
 from lavish.htmx import is_fragment_request, see_other
 from lavish.inputs import id_value
-from lavish.models import Order, OrderStatus, Site, SiteStatus, Subscription
+from lavish.models import Order, OrderStatus, Site, SiteStatus, Subscription, SubscriptionStatus
+from lavish.urls import site_url
 
 log = logging.getLogger(__name__)
 
+# Every checkout is a call to the provider (and an order row): a client, or a site, cannot
+# make them by the dozen. Pressing buy again within the limits reuses the pending checkout.
+CHECKOUTS_PER_CLIENT = ratelimit.Limit("checkout-client", 10, 10 * 60)
+CHECKOUTS_PER_SITE = ratelimit.Limit("checkout-site", 30, 10 * 60)
+RECEIPT_RESENDS_PER_ORDER = ratelimit.Limit("receipt-resend", 3, 60 * 60)
+# The return page's link carries this (signed order id), for a buyer whose session is gone.
+COMPLETE_TOKEN_SALT = "lavish.billing.purchase-complete"
 RECONCILE_AFTER = timedelta(seconds=10)  # how long the return page trusts the webhook alone
 RECONCILE_EVERY_SECONDS = 10
+RECONCILE_ORDER_JOB = "jobs.billing.reconcile_order_job"
+RECONCILE_SUBSCRIPTION_JOB = "jobs.billing.reconcile_subscription_job"
 
 
 def _site_or_404(slug: str) -> Site:
@@ -46,7 +59,7 @@ def _render_offer(site: Site, form: PurchaseForm, status: int = 200, error: str 
         site=site,
         form=form,
         error=error,
-        site_url=services.site_path(site),
+        site_url=site_url(site.slug),
         price_cents=current_app.config["SITE_PRICE_CENTS"],
         monthly_cents=current_app.config["SUBSCRIPTION_PRICE_CENTS"],
         currency=current_app.config["CURRENCY"],
@@ -58,7 +71,25 @@ def _render_offer(site: Site, form: PurchaseForm, status: int = 200, error: str 
 def offer(slug: str):
     site = _site_or_404(slug)
     form = PurchaseForm()
+    _prefill_from_last_order(form, site)
     return _render_offer(site, form)
+
+
+def _prefill_from_last_order(form: PurchaseForm, site: Site) -> None:
+    """ "Try again" after a declined card keeps the buyer's name and email: from their own
+    last order for this site, found through their session (never through the URL)."""
+    order_ids = [i for i in session.get("orders", []) if isinstance(i, int)]
+    if not order_ids:
+        return
+    order = db.session.scalar(
+        sa.select(Order)
+        .where(Order.id.in_(order_ids), Order.site_id == site.id)
+        .order_by(Order.id.desc())
+        .limit(1)
+    )
+    if order is not None:
+        form.name.data = order.buyer_name
+        form.email.data = order.buyer_email
 
 
 @bp.post("/sites/<slug>/purchase")
@@ -73,6 +104,7 @@ def purchase(slug: str):
         form.name.data = current_user.name or current_user.email
     if not form.validate_on_submit():
         return _render_offer(site, form, 422)
+    _limit_checkouts(site)
     try:
         order = services.start_purchase(
             site,
@@ -81,38 +113,61 @@ def purchase(slug: str):
             customer=current_user if signed_in else None,
             provider=get_provider(),
             complete_url=lambda order: services.public_url(
-                url_for("billing.purchase_complete", slug=site.slug, order=order.id)
+                url_for(
+                    "billing.purchase_complete",
+                    slug=site.slug,
+                    order=order.id,
+                    token=_complete_token(order.id),
+                )
             ),
             cancel_url=services.public_url(url_for("billing.offer", slug=site.slug)),
         )
     except services.BillingError as exc:
-        db.session.commit()  # keeps the failed order for staff to see
+        transaction.keep_on_error()  # the failed order stays for staff to see
         status = 409 if site.status != SiteStatus.PREVIEW else 503
         return _render_offer(site, form, status, str(exc))
-    db.session.commit()
     session.setdefault("orders", [])
     session["orders"] = [*session["orders"][-9:], order.id]
     return see_other(order.checkout_url)
 
 
-def _maybe_reconcile(order: Order) -> None:
-    """The webhook is the normal path; when it is late, ask the provider ourselves (throttled)."""
+def _limit_checkouts(site: Site) -> None:
+    """429 when this client, or anyone for this site, starts too many checkouts."""
+    ratelimit.enforce(CHECKOUTS_PER_CLIENT, request.remote_addr)
+    ratelimit.enforce(CHECKOUTS_PER_SITE, site.slug)
+
+
+def _complete_token(order_id: int) -> str:
+    return URLSafeSerializer(current_app.secret_key, salt=COMPLETE_TOKEN_SALT).dumps(order_id)
+
+
+def _may_see(order: Order) -> bool:
+    """The buyer: the browser that started the checkout, or the provider's return link."""
+    if order.id in session.get("orders", []):
+        return True
+    try:
+        signed = URLSafeSerializer(current_app.secret_key, salt=COMPLETE_TOKEN_SALT).loads(
+            request.args.get("token", "")
+        )
+    except BadSignature:
+        return False
+    return signed == order.id
+
+
+def _maybe_reconcile(order: Order) -> bool:
+    """The webhook is the normal path; when it is late, ask the provider ourselves (throttled).
+
+    In a job with its own transaction: this page is a GET and does not write. Without Redis
+    the job runs now, so the page shows its outcome; with Redis, the page's polling does."""
     if order.status != OrderStatus.PENDING or not order.checkout_id:
-        return
+        return False
     if utcnow() - order.created_at < RECONCILE_AFTER:
-        return
+        return False
     key = f"reconciled:{order.id}"
     if time.time() - session.get(key, 0) < RECONCILE_EVERY_SECONDS:
-        return
+        return False
     session[key] = time.time()
-    try:
-        result = services.reconcile_order(order, provider=get_provider())
-    except ProviderError as exc:
-        db.session.rollback()
-        log.warning("reconcile of order %s failed: %s", order.id, exc)
-        return
-    db.session.commit()
-    log.info("reconciled order %s: %s", order.id, result)
+    return enqueue_now(RECONCILE_ORDER_JOB, order.id)
 
 
 def _mask(email: str) -> str:
@@ -124,13 +179,12 @@ def _mask(email: str) -> str:
 def purchase_complete(slug: str):
     site = _site_or_404(slug)
     order = db.session.get(Order, request.args.get("order", type=id_value) or 0)
-    if order is None or order.site_id != site.id:
-        abort(404)
+    if order is None or order.site_id != site.id or not _may_see(order):
+        abort(404)  # order ids are sequential: nobody else's outcome, no provider call
     # A payment that did not match what we charged is not applied: say so, and stop asking.
     flagged = services.flagged_payments(order_ids=[order.id])
-    if not flagged:
-        _maybe_reconcile(order)
-        db.session.refresh(order)
+    if not flagged and _maybe_reconcile(order):
+        db.session.expire_all()  # read what the job committed
     won = (
         order.status == OrderStatus.PAID
         and site.owner_id == order.customer_id
@@ -143,13 +197,36 @@ def purchase_complete(slug: str):
         "won": won,
         "masked_email": _mask(order.buyer_email),
         "mine": order.id in session.get("orders", []),
-        "poll_url": url_for("billing.purchase_complete", slug=slug, order=order.id),
+        "poll_url": url_for(
+            "billing.purchase_complete",
+            slug=slug,
+            order=order.id,
+            token=request.args.get("token") or None,
+        ),
     }
     if is_fragment_request():
         # 286 tells htmx to stop polling once there is an answer.
         status = 200 if order.status == OrderStatus.PENDING and not flagged else 286
         return render_block("billing/complete.html", "status", **context), status
     return render_template("billing/complete.html", **context)
+
+
+@bp.post("/sites/<slug>/purchase/resend")
+def resend_receipt(slug: str):
+    """The return page's "Resend the email": the receipt again, to the address it went to."""
+    site = _site_or_404(slug)
+    order = db.session.get(Order, request.args.get("order", type=id_value) or 0)
+    if order is None or order.site_id != site.id or not _may_see(order):
+        abort(404)
+    back = url_for(
+        "billing.purchase_complete", slug=slug, order=order.id, token=request.args.get("token")
+    )
+    ratelimit.enforce(RECEIPT_RESENDS_PER_ORDER, str(order.id))
+    if services.resend_purchase_receipt(order):
+        flash(f"We sent your receipt again to {_mask(order.buyer_email)}.", "success")
+    else:
+        flash("There is no receipt for this order yet.", "error")
+    return see_other(back)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -177,6 +254,7 @@ def activate():
         flash("Please choose a site.", "error")
         return see_other(_status_url())
     site = _owned_site_or_error(form.site.data)
+    _limit_checkouts(site)
     return _start_checkout(site)
 
 
@@ -192,27 +270,22 @@ def _start_checkout(site: Site):
         db.session.rollback()
         flash(str(exc), "error")
         return see_other(_status_url(site))
-    db.session.commit()
     return see_other(sub.checkout_url)
 
 
 @bp.get("/subscriptions/status")
 @login_required
 def status():
-    sites = owned_sites(current_user)
     focus = request.args.get("site")
-    # Back from a hosting checkout: if the webhook is late, ask the provider.
-    for site in sites:
-        if focus and site.slug == focus:
-            sub = services.current_subscription(site)
-            if sub is not None and sub.status == "pending" and sub.checkout_id:
-                try:
-                    result = services.reconcile_subscription(sub, provider=get_provider())
-                    db.session.commit()
-                    log.info("reconciled subscription %s: %s", sub.id, result)
-                except ProviderError as exc:
-                    db.session.rollback()
-                    log.warning("reconcile of subscription %s failed: %s", sub.id, exc)
+    sites = owned_sites(current_user)
+    # Back from a hosting checkout: if the webhook is late, ask the provider, in a job with its
+    # own transaction (a GET does not write); without Redis it runs now and the page shows it.
+    site = next((site for site in sites if focus and site.slug == focus), None)
+    sub = services.current_subscription(site) if site is not None else None
+    if sub is not None and sub.status == SubscriptionStatus.PENDING and sub.checkout_id:
+        enqueue_now(RECONCILE_SUBSCRIPTION_JOB, sub.id)
+        db.session.expire_all()  # read what the job committed
+        sites = owned_sites(current_user)
     # Payments that did not match the price and were not applied: the owner is told here.
     unapplied: dict[int, list] = {}
     for payment in services.flagged_payments(
@@ -265,7 +338,6 @@ def cancel():
         db.session.rollback()
         flash(str(exc), "error")
         return see_other(_status_url(site))
-    db.session.commit()
     if result == "cancels at period end":
         flash(
             f"Your subscription ends on {sub.current_period_end:%B %-d, %Y}. "
@@ -294,9 +366,12 @@ def reactivate():
             db.session.rollback()
             flash(str(exc), "error")
             return see_other(_status_url(site))
-        db.session.commit()
         flash("Your subscription continues; nothing was cancelled.", "success")
         return see_other(_status_url(site))
+    if sub is not None and sub.status == "active":
+        flash("Hosting for this site is already paid.", "info")
+        return see_other(_status_url(site))
+    _limit_checkouts(site)  # before anything changes at the provider
     if sub is not None and sub.status == "past_due":
         # Paying again replaces the failing subscription (stop its retries first).
         try:
@@ -305,9 +380,6 @@ def reactivate():
             db.session.rollback()
             flash(exc.user_message, "error")
             return see_other(_status_url(site))
-    elif sub is not None and sub.status == "active":
-        flash("Hosting for this site is already paid.", "info")
-        return see_other(_status_url(site))
     return _start_checkout(site)
 
 
@@ -324,7 +396,7 @@ def recurrente_webhook():
     raw = request.stream.read(webhooks.MAX_BODY_BYTES + 1)
     outcome = webhooks.handle_delivery(raw, dict(request.headers), request.content_type)
     # The stored delivery, with its effects or (500) with its error: one commit either way.
-    db.session.commit()
+    transaction.keep_on_error()
     return {"result": outcome.message}, outcome.status
 
 
@@ -364,7 +436,7 @@ def sandbox_checkout_action(checkout_id: str, action: str):
         sandbox_provider.pay(checkout_id)
     else:
         sandbox_provider.decline(checkout_id)
-    db.session.commit()  # the webhooks it delivered, in one transaction
+    # The webhooks it delivered commit with this request, in one transaction.
     return see_other(record["success_url"])
 
 
@@ -397,7 +469,6 @@ def sandbox_simulate(subscription_id: str):
     from lavish import audit
 
     audit.record(current_user, f"sandbox.simulate.{action}", sub)
-    db.session.commit()
     flash(f"Simulated {action.replace('_', ' ')}: " + "; ".join(r.message for r in results), "info")
     return see_other(url_for("billing.sandbox_subscriptions"))
 
@@ -407,6 +478,7 @@ def _billing_template_helpers():
     return {
         "billing_state": billing_state,
         "timedelta_days": lambda days: timedelta(days=days),
+        "is_billing_suspension": services.is_billing_suspension,
     }
 
 

@@ -51,35 +51,72 @@ def _words(text: str) -> list[str]:
     return re.findall(r"\S+", text)
 
 
-def visible_text(text: str, path: str) -> str:
-    if not path.lower().endswith((".html", ".htm")):
-        return text
+def _parse(text: str):
     try:
         root = lxml_html.document_fromstring(text)
     except (etree.ParserError, ValueError):
-        return text
+        return None
     for bad in root.xpath("//script|//style"):
         bad.drop_tree()
-    pieces = [root.text_content()]
-    # Links and images change too (a tel: number, an image's name): show their targets.
+    return root
+
+
+def visible_words(text: str, path: str) -> tuple[list[str], list[str]]:
+    """The words a visitor reads, and the link/image targets and texts of the page (a tel:
+    number, an image's name) as a sorted list of distinct values."""
+    if not path.lower().endswith((".html", ".htm")):
+        return _words(text), []
+    root = _parse(text)
+    if root is None:
+        return _words(text), []
+    words = _words(" ".join(root.itertext()))
+    targets: set[str] = set()
     for element in root.iter():
         if not isinstance(element.tag, str):
             continue
-        for name in ("href", "src", "alt", "content"):
+        for name in ("href", "src", "alt"):
             if value := element.get(name):
-                pieces.append(f" [{value}] ")
-    return " ".join(pieces)
+                targets.add(value)
+    return words, sorted(targets)
+
+
+_NUMBERISH = re.compile(r"^[\d()+.,:/-]+$")
 
 
 def phrase_changes(before: str, after: str, path: str) -> list[tuple[str, str]]:
-    """The runs of words that differ, as (before, after) pairs."""
-    old, new = _words(visible_text(before, path)), _words(visible_text(after, path))
-    matcher = difflib.SequenceMatcher(None, old, new, autojunk=False)
+    """The runs of words that differ, as (before, after) pairs; a number's other parts are
+    kept with it ("(213) 555-0142", not "555-0142")."""
+    old_words, old_targets = visible_words(before, path)
+    new_words, new_targets = visible_words(after, path)
+    matcher = difflib.SequenceMatcher(None, old_words, new_words, autojunk=False)
     seen: list[tuple[str, str]] = []
     for tag, i1, i2, j1, j2 in matcher.get_opcodes():
         if tag == "equal":
             continue
-        pair = (" ".join(old[i1:i2]), " ".join(new[j1:j2]))
+        while (
+            i1 > 0
+            and j1 > 0
+            and old_words[i1 - 1] == new_words[j1 - 1]
+            and (_NUMBERISH.match(old_words[i1 - 1]))
+        ):
+            i1, j1 = i1 - 1, j1 - 1
+        while (
+            i2 < len(old_words)
+            and j2 < len(new_words)
+            and old_words[i2] == new_words[j2]
+            and (_NUMBERISH.match(old_words[i2]))
+        ):
+            i2, j2 = i2 + 1, j2 + 1
+        pair = (" ".join(old_words[i1:i2]), " ".join(new_words[j1:j2]))
+        if pair not in seen:
+            seen.append(pair)
+    removed = [t for t in old_targets if t not in new_targets]
+    added = [t for t in new_targets if t not in old_targets]
+    if len(removed) == len(added):
+        pairs = list(zip(removed, added, strict=True))
+    else:
+        pairs = [(t, "") for t in removed] + [("", t) for t in added]
+    for pair in pairs:
         if pair not in seen:
             seen.append(pair)
     return seen

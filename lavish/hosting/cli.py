@@ -16,6 +16,7 @@ from lavish.hosting.layout import sites_root, version_dir
 from lavish.hosting.publisher import PublishError
 from lavish.hosting.slugs import SlugError
 from lavish.models import Site
+from lavish.urls import site_url
 
 sites_cli = AppGroup("sites", help="Publish and manage hosted sites.")
 
@@ -24,14 +25,6 @@ DEMO_FOLDER = Path(__file__).resolve().parent.parent / "demo" / DEMO_SLUG
 # Not admin@lavish.local: ".local" is a special-use domain that email validation (the login
 # form) refuses, so that login could never sign in.
 DEMO_ADMIN_EMAIL = "admin@lavish.example"
-
-
-def site_url(slug: str) -> str:
-    config = current_app.config
-    if host := config.get("SITES_HOST"):
-        scheme = config["PUBLIC_URL"].split("://", 1)[0]
-        return f"{scheme}://{host}/{slug}/"
-    return f"{config['PUBLIC_URL']}/{slug}/"
 
 
 def _size(n: int) -> str:

@@ -8,7 +8,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from lavish.clock import utcnow
 from lavish.extensions import db
-from lavish.models.base import JSONType
+from lavish.models.base import JSONType, one_of
 from lavish.models.types import UTCDateTime
 
 
@@ -23,7 +23,11 @@ class OutboxEmail(db.Model):
     """A mail queued in the same transaction as the change it reports."""
 
     __tablename__ = "emails"
-    __table_args__ = (sa.Index("ix_emails_status_next_attempt_at", "status", "next_attempt_at"),)
+    __table_args__ = (
+        sa.Index("ix_emails_status_next_attempt_at", "status", "next_attempt_at"),
+        sa.CheckConstraint(one_of("status", EmailStatus), name="status"),
+        sa.CheckConstraint("attempts >= 0", name="attempts"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     to: Mapped[str] = mapped_column(sa.String(254), nullable=False, index=True)

@@ -23,7 +23,7 @@ def test_offer_page_shows_live_frame_price_and_form(client, site):
     page = client.get("/sites/la-plumbing-pros")
     html = page.get_data(as_text=True)
     assert page.status_code == 200
-    assert '<iframe src="/la-plumbing-pros/"' in html
+    assert '<iframe src="http://localhost/la-plumbing-pros/"' in html
     assert "$495.00" in html and "$95.00" in html
     assert 'name="email"' in html and 'name="name"' in html
     assert client.get("/sites/nope").status_code == 404
@@ -44,7 +44,7 @@ def test_invalid_purchase_form_rerenders_with_values_and_messages(client, site):
     )
     html = response.get_data(as_text=True)
     assert response.status_code == 422
-    assert "valid email" in html and "enter your name" in html
+    assert "valid email" in html and "Enter your name" in html
     assert 'value="not-an-email"' in html
     assert _orders() == []
 
@@ -161,7 +161,9 @@ def test_failed_payment_keeps_preview_and_offers_retry(client, site, send_webhoo
     html = client.get(f"/sites/la-plumbing-pros/purchase/complete?order={order.id}").get_data(
         as_text=True
     )
-    assert "did not go through" in html and "Tarjeta rechazada" in html and "Try again" in html
+    assert "did not go through" in html and "Try again" in html
+    # In plain words; the provider's own text is for staff (issue 11).
+    assert "Your bank declined the card." in html and "Tarjeta rechazada" not in html
     # Trying again gives a fresh checkout.
     retry = _buy(client)
     assert retry.status_code == 303 and len(_orders()) == 2
@@ -213,3 +215,54 @@ def test_a_day_old_pending_checkout_is_replaced(client, site, time_machine):
     old, new = _orders()
     assert (old.status, old.failure_reason) == ("cancelled", "The checkout expired.")
     assert new.status == "pending"
+
+
+def test_the_outcome_page_is_only_for_the_buyer(client, app, site, fake_recurrente):
+    """Order ids are sequential: without the buyer's session or the return link's token the
+    page is a 404, and nobody else's visit makes a provider call."""
+    fake_recurrente.expect_request("/api/checkouts", method="POST").respond_with_json(
+        {"id": "ch_mine", "checkout_url": "https://app.recurrente.com/cs/ch_mine"}, status=201
+    )
+    _buy(client)
+    (order,) = _orders()
+    return_url = fake_recurrente.log[0][0].get_json()["success_url"]
+    calls = len(fake_recurrente.log)
+    stranger = app.test_client()
+    url = f"/sites/la-plumbing-pros/purchase/complete?order={order.id}"
+    assert stranger.get(url).status_code == 404
+    assert stranger.get(url + "&token=forged").status_code == 404
+    other_token = return_url.split("token=")[1]
+    assert stranger.get(f"{url.replace(str(order.id), '999')}&token={other_token}").status_code == (
+        404
+    )
+    assert len(fake_recurrente.log) == calls  # no provider call for them
+    # The buyer's own browser, and the provider's return link in any browser.
+    assert client.get(url).status_code == 200
+    back = stranger.get(return_url.removeprefix("http://localhost"))
+    assert back.status_code == 200 and "Confirming your payment" in back.get_data(as_text=True)
+
+
+def test_the_name_refuses_control_characters(client, site):
+    # (C0 controls such as \x07 are refused for every form with a 400; these are not.)
+    response = _buy(client, name="Bea\u202e Buyer\u200b")
+    assert response.status_code == 422
+    assert "control characters" in response.get_data(as_text=True)
+    assert _orders() == []
+
+
+def test_checkout_creation_is_rate_limited(client, app, site, make_site):
+    make_site("second-site")
+    for n in range(10):
+        assert _buy(client, email=f"b{n}@example.com").status_code == 303
+    refused = _buy(client, slug="second-site", email="late@example.com")
+    assert refused.status_code == 429 and refused.headers["Retry-After"]
+    assert len(_orders()) == 10
+    # Per site too, whoever asks.
+    for n in range(20):
+        other = app.test_client()
+        other.environ_base["REMOTE_ADDR"] = f"10.0.0.{n}"
+        _buy(other, email=f"c{n}@example.com")
+    last = app.test_client()
+    last.environ_base["REMOTE_ADDR"] = "10.0.1.1"
+    assert _buy(last, email="d@example.com").status_code == 429
+    assert _buy(last, slug="second-site", email="d@example.com").status_code == 303

@@ -204,3 +204,32 @@ def test_identical_deliveries_at_the_same_moment_have_one_effect(app, client, or
     assert _count(WebhookEvent) == 3
     assert db.session.scalar(sa.select(sa.func.count(OutboxEmail.id))) == 1
     assert db.session.get(Site, order.site_id).status == "owned"
+
+
+def test_a_delivery_and_a_staff_reprocess_commit_once(app, client, order, admin, login):
+    """handle_delivery and reprocess flush; the request commits once (jobs that would run
+    after the commit are kept out: Redis is unreachable, the outbox sweep would send)."""
+    from sqlalchemy import event
+
+    commits: list[int] = []
+
+    def count(connection) -> None:
+        commits.append(1)
+
+    login(admin)
+    app.config["REDIS_URL"] = "redis://127.0.0.1:1/0"
+    event.listen(db.engine, "commit", count)
+    try:
+        body = json.dumps(
+            payment_payload(checkout_id=order.checkout_id, metadata={"order_id": str(order.id)})
+        )
+        assert _post(client, body, signed_headers(body)).status_code == 200
+        assert len(commits) == 1
+        event_id = db.session.scalar(sa.select(WebhookEvent.id))
+        commits.clear()
+        response = client.post(f"/admin/webhooks/{event_id}/reprocess")
+        assert response.status_code == 303 and len(commits) == 1
+    finally:
+        event.remove(db.engine, "commit", count)
+    db.session.expire_all()
+    assert db.session.get(WebhookEvent, event_id).state == "processed"

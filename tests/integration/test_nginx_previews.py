@@ -23,7 +23,8 @@ pytestmark = [
 ]
 DEMO = Path(__file__).resolve().parents[2] / "lavish" / "demo" / "la-plumbing-pros"
 HEADERS = ("content-type", "content-length", "etag", "last-modified", "cache-control",
-           "x-robots-tag", "location", "content-security-policy")  # fmt: skip
+           "x-robots-tag", "location", "content-security-policy", "vary",
+           "x-content-type-options", "content-encoding", "referrer-policy")  # fmt: skip
 
 
 @pytest.fixture
@@ -60,11 +61,13 @@ def preview(app, client, login, make_user, tmp_path):
     [("", 200), ("contact.html", 200), ("css/style.css", 200), ("images/logo.png", 200),
      ("nope.html", 404), ("css", 301)],
 )  # fmt: skip
-def test_preview_is_served_identically(preview, path, status):
+@pytest.mark.parametrize("encoding", [None, "br, gzip"])
+def test_preview_is_served_identically(preview, path, status, encoding):
     req, flask_port, nginx_port = preview
     url = f"/preview/{req.preview_token}/{path}"
-    f_status, f_headers, f_body = fetch(flask_port, url)
-    n_status, n_headers, n_body = fetch(nginx_port, url)
+    headers = {"Accept-Encoding": encoding} if encoding else None
+    f_status, f_headers, f_body = fetch(flask_port, url, headers=headers)
+    n_status, n_headers, n_body = fetch(nginx_port, url, headers=headers)
     assert f_status == n_status == status, (url, f_status, n_status)
     for name in HEADERS:
         if status == 301 and name in ("content-type", "content-length"):

@@ -1,7 +1,7 @@
 """emails: message_id (made once per mail) and resent_after_crash
 
 Revision ID: f3a9c2d1e8b4
-Revises: c4b1e2d7a9f0
+Revises: 5b7e9c1d2a40
 Create Date: 2026-12-02 01:30:00.000000
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'f3a9c2d1e8b4'
-down_revision = 'c4b1e2d7a9f0'
+down_revision = '5b7e9c1d2a40'
 branch_labels = None
 depends_on = None
 

@@ -251,3 +251,6 @@ def _register_template_helpers(app: Flask) -> None:
 
     # Where owners can write to us (the address our mails come from).
     app.jinja_env.globals["support_email"] = parseaddr(app.config["MAIL_DEFAULT_SENDER"])[1]
+    from lavish.accounts.onboarding import onboarding_steps
+
+    app.jinja_env.globals["onboarding_steps"] = onboarding_steps

@@ -15,6 +15,11 @@ def _env_int(name: str, default: int) -> int:
     return int(value) if value not in (None, "") else default
 
 
+def _env_float(name: str, default: float) -> float:
+    value = os.environ.get(name)
+    return float(value) if value not in (None, "") else default
+
+
 def _env_bool(name: str, default: bool = False) -> bool:
     value = os.environ.get(name)
     if value in (None, ""):
@@ -77,6 +82,12 @@ def from_environment(instance_path: Path) -> dict:
         "SITES_HOST": os.environ.get("SITES_HOST") or None,
         # The only server folder staff may publish sites from (console: "New preview site").
         "SITES_IMPORT_ROOT": os.environ.get("SITES_IMPORT_ROOT") or str(instance_path / "imports"),
+        # What one site may hold (folders and zips alike): bytes per file, bytes in all, and
+        # entries (files and folders together); and the largest zip staff may upload.
+        "SITES_MAX_FILE_BYTES": _env_int("SITES_MAX_FILE_BYTES", 20 * 1024 * 1024),
+        "SITES_MAX_TOTAL_BYTES": _env_int("SITES_MAX_TOTAL_BYTES", 200 * 1024 * 1024),
+        "SITES_MAX_FILES": _env_int("SITES_MAX_FILES", 2000),
+        "SITES_MAX_UPLOAD_BYTES": _env_int("SITES_MAX_UPLOAD_BYTES", 50 * 1024 * 1024),
         "MAIL_SERVER": mail_server,
         "MAIL_PORT": _env_int("MAIL_PORT", 25),
         "MAIL_USERNAME": os.environ.get("MAIL_USERNAME") or None,
@@ -85,12 +96,18 @@ def from_environment(instance_path: Path) -> dict:
         "MAIL_DEFAULT_SENDER": os.environ.get("MAIL_DEFAULT_SENDER")
         or "Lavish <hello@lavish.local>",
         "MAIL_OUTBOX_DIR": str(instance_path / "outbox"),
+        # Seconds an SMTP connection may stall (Flask-Mail sets none) before the try fails.
+        "MAIL_TIMEOUT": _env_float("MAIL_TIMEOUT", 30.0),
         "RECURRENTE_API_URL": os.environ.get(
             "RECURRENTE_API_URL", "https://app.recurrente.com/api"
         ).rstrip("/"),
         "RECURRENTE_PUBLIC_KEY": os.environ.get("RECURRENTE_PUBLIC_KEY") or None,
         "RECURRENTE_SECRET_KEY": recurrente_secret,
         "RECURRENTE_WEBHOOK_SECRET": os.environ.get("RECURRENTE_WEBHOOK_SECRET") or None,
+        # Seconds per call to Recurrente's API (connect and read).
+        "RECURRENTE_TIMEOUT": _env_float("RECURRENTE_TIMEOUT", 10.0),
+        # Where the sandbox provider keeps its checkouts and subscriptions (JSON files).
+        "SANDBOX_DIR": os.environ.get("SANDBOX_DIR") or str(instance_path / "sandbox"),
         "PAYMENT_PROVIDER": "recurrente" if recurrente_secret else "sandbox",
         "SITE_PRICE_CENTS": _env_int("SITE_PRICE_CENTS", 49500),
         "SUBSCRIPTION_PRICE_CENTS": _env_int("SUBSCRIPTION_PRICE_CENTS", 9500),

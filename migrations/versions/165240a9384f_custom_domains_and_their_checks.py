@@ -1,7 +1,7 @@
 """custom domains and their checks
 
 Revision ID: 165240a9384f
-Revises: 5b7e9c1d2a40
+Revises: f3a9c2d1e8b4
 Create Date: 2026-12-02 00:43:51.961145
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '165240a9384f'
-down_revision = '5b7e9c1d2a40'
+down_revision = 'f3a9c2d1e8b4'
 branch_labels = None
 depends_on = None
 

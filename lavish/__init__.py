@@ -55,6 +55,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from lavish import ratelimit
 
     ratelimit.init_app(app)
+    from lavish import security
+
+    security.init_app(app)
     from lavish import inputs
 
     inputs.init_app(app)  # before the blueprints: their `<int:…>` rules take its converter
@@ -225,8 +228,18 @@ def _user_for_error_page(status: int):
 
 
 def _register_template_helpers(app: Flask) -> None:
-    from lavish.formatting import format_date, format_datetime, format_money
+    from lavish.formatting import (
+        decline_message,
+        format_date,
+        format_datetime,
+        format_money,
+        format_size,
+        possessive,
+    )
 
     app.jinja_env.filters["money"] = format_money
     app.jinja_env.filters["date"] = format_date
     app.jinja_env.filters["datetime"] = format_datetime
+    app.jinja_env.filters["filesize"] = format_size
+    app.jinja_env.filters["possessive"] = possessive
+    app.jinja_env.filters["decline_message"] = decline_message

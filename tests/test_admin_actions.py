@@ -187,8 +187,13 @@ def test_resend_verification(staff, make_user, outbox):
     assert "user.resend_verification" in page
     # The mail shows in the outbox list and renders in its preview.
     email = db.session.scalar(sa.select(OutboxEmail).where(OutboxEmail.to == "new@example.com"))
-    preview = staff.get(f"/admin/emails/{email.id}").get_data(as_text=True)
-    assert "Confirm your email address" in preview and "srcdoc=" in preview
+    page = staff.get(f"/admin/emails/{email.id}").get_data(as_text=True)
+    assert f'src="/admin/emails/{email.id}/preview"' in page
+    # The HTML comes in a frame of its own, with a CSP that allows a mail's inline styles only.
+    preview = staff.get(f"/admin/emails/{email.id}/preview")
+    assert "Confirm your email address" in preview.get_data(as_text=True)
+    assert "sandbox" in preview.headers["Content-Security-Policy"]
+    assert preview.headers["X-Frame-Options"] == "SAMEORIGIN"
 
 
 def test_resend_verification_to_a_verified_customer(staff, make_user, outbox):

@@ -330,6 +330,23 @@ def email_detail(email_id: int):
     )
 
 
+@bp.get("/emails/<int:email_id>/preview")
+def email_preview(email_id: int):
+    """The mail's HTML alone, for the detail page's sandboxed frame. Its own CSP: a srcdoc frame
+    would inherit the console's, which refuses the inline styles every mail is made of."""
+    from lavish.security import MAIL_PREVIEW_POLICY
+
+    email = db.get_or_404(OutboxEmail, email_id)
+    preview = _render_preview(email)
+    if "html" not in preview:
+        abort(404)
+    response = current_app.response_class(preview["html"], mimetype="text/html")
+    response.headers["Content-Security-Policy"] = MAIL_PREVIEW_POLICY
+    response.headers["X-Frame-Options"] = "SAMEORIGIN"
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
 def _render_preview(email: OutboxEmail) -> dict[str, str]:
     """The mail as its recipient sees it (rendered now from its template and stored context),
     with placeholders for its account links: a working reset or set-password link in the

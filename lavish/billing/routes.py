@@ -69,7 +69,25 @@ def _render_offer(site: Site, form: PurchaseForm, status: int = 200, error: str 
 def offer(slug: str):
     site = _site_or_404(slug)
     form = PurchaseForm()
+    _prefill_from_last_order(form, site)
     return _render_offer(site, form)
+
+
+def _prefill_from_last_order(form: PurchaseForm, site: Site) -> None:
+    """ "Try again" after a declined card keeps the buyer's name and email: from their own
+    last order for this site, found through their session (never through the URL)."""
+    order_ids = [i for i in session.get("orders", []) if isinstance(i, int)]
+    if not order_ids:
+        return
+    order = db.session.scalar(
+        sa.select(Order)
+        .where(Order.id.in_(order_ids), Order.site_id == site.id)
+        .order_by(Order.id.desc())
+        .limit(1)
+    )
+    if order is not None:
+        form.name.data = order.buyer_name
+        form.email.data = order.buyer_email
 
 
 @bp.post("/sites/<slug>/purchase")

@@ -9,7 +9,7 @@ from datetime import timedelta
 import sqlalchemy as sa
 from flask import abort, current_app, flash, jsonify, render_template, request, url_for
 from flask_login import current_user
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload
 
 from lavish.background import enqueue_after_commit
 from lavish.clock import utcnow
@@ -65,7 +65,8 @@ def queue():
     before_id = request.args.get("before", type=int)
     query = (
         sa.select(EditRequest)
-        .options(selectinload(EditRequest.site), selectinload(EditRequest.owner))
+        # One query for the rows with their site and owner (many-to-one joins on primary keys).
+        .options(joinedload(EditRequest.site), joinedload(EditRequest.owner))
         .order_by(EditRequest.id.desc())
         .limit(PAGE_SIZE + 1)
     )
@@ -222,6 +223,69 @@ def save_files(request_id: int):
                  after={"revision": req.revision, "files": sorted(applied.changes)})  # fmt: skip
     db.session.commit()
     return _back(req, f"Saved as draft revision {req.revision}.")
+
+
+@admin_bp.post("/<int:request_id>/zip")
+def upload_zip(request_id: int):
+    """A zip of the whole site, saved as the next draft revision (checked like every upload:
+    names, symlinks, sizes; and the DOM policy on the pages it changes)."""
+    import tempfile
+    from pathlib import Path
+
+    from lavish.hosting import publisher
+    from lavish.hosting.layout import sites_root
+
+    req = _request_or_404(request_id)
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    upload = request.files.get("archive")
+    if upload is None or not upload.filename:
+        return _refused(req, services.EditError("Choose a zip file."))
+    if not req.is_open or req.status == EditStatus.APPROVED:
+        return _refused(req, services.Conflict("This request is closed."))
+    site = req.site
+    base = site.live_version
+    live_dir = drafts.htdocs_of(site, base)
+    root = sites_root()
+    publisher.ensure_root(root)
+    with tempfile.TemporaryDirectory(dir=root / "tmp") as work:
+        try:
+            folder = publisher.extract_zip(upload.stream, Path(work))
+        except publisher.PublishError as exc:
+            return _refused(req, services.EditError(str(exc)))
+        live_paths = set(drafts.list_files(live_dir))
+        changes: dict[str, bytes | None] = {}
+        problems: list[str] = []
+        for path in drafts.list_files(folder):
+            data = (folder / path).read_bytes()
+            old = (live_dir / path).read_bytes() if path in live_paths else None
+            if data == old:
+                continue
+            changes[path] = data
+            if policy.is_text_path(path):
+                problems += policy.content_problems(
+                    path, (old or b"").decode("utf-8", "replace"), data.decode("utf-8", "replace")
+                )
+        for path in live_paths - set(drafts.list_files(folder)):
+            changes[path] = None
+    if problems:
+        return _refused(req, services.EditError("; ".join(problems[:5])))
+    if not changes:
+        return _refused(req, services.EditError("The zip is the same as the live site."))
+    if req.status == EditStatus.READY_FOR_REVIEW:
+        services.transition(req, EditStatus.NEEDS_STAFF, actor=current_user, body="Staff upload")
+    elif req.status not in (EditStatus.DRAFTING, EditStatus.NEEDS_STAFF):
+        services.hand_to_staff(req, "Staff upload", actor=current_user)
+    try:
+        services.make_draft(req, changes, [], base=base, actor=current_user)
+    except publisher.PublishError as exc:
+        return _refused(req, services.EditError(str(exc)))
+    from lavish import audit
+
+    audit.record(current_user, "edit_request.staff_upload", req,
+                 after={"revision": req.revision, "files": sorted(changes)[:50]})  # fmt: skip
+    db.session.commit()
+    return _back(req, f"Saved the zip as draft revision {req.revision}.")
 
 
 def _previous_image_edits(req: EditRequest) -> list:

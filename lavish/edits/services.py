@@ -18,7 +18,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from flask import current_app
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload
 
 from lavish import audit
 from lavish.background import enqueue_after_commit
@@ -647,7 +647,7 @@ def owner_requests(owner: User, *, limit: int = 50, before_id: int | None = None
     query = (
         sa.select(EditRequest)
         .where(EditRequest.owner_id == owner.id)
-        .options(selectinload(EditRequest.site))
+        .options(joinedload(EditRequest.site))
         .order_by(EditRequest.id.desc())
         .limit(limit)
     )

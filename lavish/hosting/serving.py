@@ -433,15 +433,21 @@ def serve_file(request: Request, hosting: Hosting, slug: str, path: str) -> Resp
         headers["X-Robots-Tag"] = "noindex"
     if status == 304:
         handle.close()
+        headers.pop("Content-Encoding", None)  # Nginx drops it from a 304
         return _NotModified(status=304, headers=headers)
     wanted = None
     if ranged and _if_range_holds(request, etag, mtime):
         wanted = byte_range(environ["HTTP_RANGE"], info.st_size)
     if wanted == UNSATISFIABLE:
         handle.close()
-        failed = Response("Requested range not satisfiable\n", status=416, mimetype="text/plain")
-        failed.headers["Content-Range"] = f"bytes */{info.st_size}"
-        return failed
+        # Nginx adds its headers before the range filter turns the answer into a 416, and
+        # drops the validators and type with the body.
+        for name in ("Content-Type", "Last-Modified", "ETag"):
+            del headers[name]
+        headers["Content-Range"] = f"bytes */{info.st_size}"
+        return Response(
+            "Requested range not satisfiable\n", status=416, headers=headers, mimetype="text/plain"
+        )
     if isinstance(wanted, tuple):
         start, end = wanted
         headers["Content-Range"] = f"bytes {start}-{end - 1}/{info.st_size}"

@@ -106,3 +106,39 @@ def test_dashboard_counts_open_and_late_requests(app, site, signed_in, admin, lo
     assert 'id="stat-edit-requests"' in page
     assert '<div class="value">2</div>' in page.split('id="stat-edit-requests"')[1][:400]
     assert "1 past the 48 h SLA" in page
+
+
+def test_staff_upload_a_zip_as_draft(app, site, signed_in, admin, login):
+    import zipfile
+
+    app.config["EDIT_AGENT"] = "off"
+    _ask(signed_in, "Please redo the about page")
+    req = db.session.scalars(db.select(EditRequest)).one()
+    staff = app.test_client()
+    login(admin, test_client=staff)
+    live = Path(app.config["SITES_ROOT"]) / "live" / "la-plumbing-pros"
+
+    def archive(changed: dict[str, str]) -> io.BytesIO:
+        out = io.BytesIO()
+        with zipfile.ZipFile(out, "w") as zf:
+            for path in sorted(p for p in live.rglob("*") if p.is_file()):
+                rel = path.relative_to(live).as_posix()
+                if rel.endswith((".gz", ".br")):
+                    continue
+                zf.writestr(rel, changed.get(rel, path.read_bytes()))
+        out.seek(0)
+        return out
+
+    about = (live / "about.html").read_text()
+    bad = archive({"about.html": about.replace("</body>", "<script>x()</script></body>")})
+    refused = staff.post(f"/admin/edit-requests/{req.id}/zip", data={"archive": (bad, "s.zip")},
+                         content_type="multipart/form-data")  # fmt: skip
+    assert refused.status_code == 422 and "script" in refused.get_data(as_text=True)
+    good = archive({"about.html": about.replace("About", "All about", 1)})
+    saved = staff.post(f"/admin/edit-requests/{req.id}/zip", data={"archive": (good, "s.zip")},
+                       content_type="multipart/form-data")  # fmt: skip
+    assert saved.status_code == 303
+    db.session.refresh(req)
+    assert req.changed_files == ["about.html"] and req.revision == 1
+    preview = signed_in.get(f"/preview/{req.preview_token}/about.html").get_data(as_text=True)
+    assert "All about" in preview

@@ -56,11 +56,19 @@ KEY_HEADERS = (
     "x-robots-tag",
     "x-content-type-options",
     "location",
+    "referrer-policy",
 )
 # Statuses whose bodies (and so Content-Type/-Length) are each server's own boilerplate.
 BOILERPLATE = (301, 302, 412, 416)
 ENCODINGS = ("br", "gzip", None)
 SECRET = b"TOP-SECRET-OUTSIDE-THE-SITE"
+BIG_PAGE = b"<!doctype html><html><head></head><body>" + b"<p>Lots of pipes.</p>\n" * 300
+# A 4-second 64x48 VP8 WebM (2.3 KB, a keyframe a second, with cues), made once with PyAV's
+# libvpx encoder (not a dependency of the project).
+CLIP = Path(__file__).resolve().parents[1] / "fixtures" / "clip.webm"
+VIDEO_PAGE = b"""<!doctype html><html><head><title>Clip</title></head><body>
+<video id="clip" src="clip.webm" preload="auto" muted playsinline></video>
+</body></html>"""
 
 
 def fetch(port: int, path: str, method: str = "GET", headers: dict | None = None):
@@ -86,7 +94,15 @@ def servers(app, tmp_path):
     acme = publish_new(
         "acme",
         make_folder(
-            tmp_path, "acme", with_404=True, extra={"docs/a/b/c/deep.pdf": b"%PDF-1.4 deep"}
+            tmp_path,
+            "acme",
+            with_404=True,
+            extra={
+                "docs/a/b/c/deep.pdf": b"%PDF-1.4 deep",
+                "big.html": BIG_PAGE,
+                "media/clip.webm": CLIP.read_bytes(),
+                "media/index.html": VIDEO_PAGE,
+            },
         ),
         name="Acme",
     )
@@ -229,6 +245,119 @@ def test_conditional_requests_are_the_same(servers):
     assert status == 304 and headers["last-modified"] == page["last-modified"]
 
 
+RANGES = [
+    "bytes=0-9",
+    "bytes=100-",
+    "bytes=-25",
+    "bytes=0-0",
+    "bytes=5-999999",  # clipped to the end
+    "bytes=999999-",  # 416
+    "bytes=-0",  # 416
+    "bytes=9-5",  # 416, as Nginx
+    "bytes=0-1,5-6",  # several ranges: the whole file
+    "bytes=abc",  # 416, as Nginx
+    "items=0-5",  # not bytes: the whole file
+]
+
+
+@pytest.mark.parametrize("path", ["/acme/big.html", "/acme/media/clip.webm", "/joes/"])
+def test_ranges_are_the_same_and_apply_to_the_identity_file(servers, path):
+    flask_port, _ = servers
+    _, _, whole = fetch(flask_port, path)
+    for value in RANGES:
+        for encoding in ENCODINGS:
+            status, headers, body = assert_same(
+                servers, path, headers={"Range": value}, encoding=encoding
+            )
+            assert "content-encoding" not in headers, (value, encoding)
+            if value in ("bytes=999999-", "bytes=-0", "bytes=9-5", "bytes=abc"):
+                assert status == 416 and headers["content-range"] == f"bytes */{len(whole)}"
+            elif value in ("bytes=0-1,5-6", "items=0-5"):
+                assert status == 200 and body == whole
+            else:
+                assert status == 206, (value, status)
+                first, last = re.match(r"bytes (\d+)-(\d+)/", headers["content-range"]).groups()
+                assert body == whole[int(first) : int(last) + 1]
+    # HEAD too.
+    status, headers, body = assert_same(servers, path, "HEAD", headers={"Range": "bytes=0-9"})
+    assert status == 206 and headers["content-length"] == "10" and body == b""
+
+
+def test_if_range_is_honoured_the_same(servers):
+    flask_port, _ = servers
+    _, identity, whole = fetch(flask_port, "/acme/big.html")
+    etag, modified = identity["etag"], identity["last-modified"]
+    cases = [
+        ({"If-Range": etag}, 206),
+        ({"If-Range": modified}, 206),
+        ({"If-Range": '"other"'}, 200),
+        ({"If-Range": f"W/{etag}"}, 200),  # weak tags never match
+        ({"If-Range": "Mon, 01 Jan 2001 00:00:00 GMT"}, 200),
+        ({"If-None-Match": etag}, 304),  # conditions first
+        ({"If-Match": '"nope"'}, 412),
+    ]
+    for extra, expected in cases:
+        status, _, body = assert_same(
+            servers, "/acme/big.html", headers={"Range": "bytes=0-9", **extra}
+        )
+        assert status == expected, extra
+        if status == 200:
+            assert body == whole
+
+
+def test_compressed_answers_have_their_own_validators_in_both(servers):
+    flask_port, _ = servers
+    _, br, _ = fetch(flask_port, "/acme/big.html", headers={"Accept-Encoding": "br"})
+    assert br["content-encoding"] == "br"
+    for encoding, expected in (("br", 304), ("gzip", 200), (None, 200)):
+        status, headers, _ = assert_same(
+            servers, "/acme/big.html", headers={"If-None-Match": br["etag"]}, encoding=encoding
+        )
+        assert status == expected, encoding
+        assert headers["vary"] == "Accept-Encoding"
+
+
+@pytest.mark.browser
+def test_a_video_plays_and_seeks_through_both_servers(servers, chromium):
+    """Chromium fetches media with Range requests: it needs 206 to seek (Safari even to play)."""
+    for port in servers:
+        statuses: list[int] = []
+
+        def record(response, statuses=statuses):
+            if response.url.endswith("clip.webm"):
+                statuses.append(response.status)
+
+        chromium.on("response", record)
+        chromium.goto(f"http://127.0.0.1:{port}/acme/media/")
+        result = chromium.evaluate(
+            """async () => {
+                const video = document.getElementById("clip");
+                const once = (name) => new Promise((resolve, reject) => {
+                    video.addEventListener(name, resolve, {once: true});
+                    const fail = () => reject(video.error.message);
+                    video.addEventListener("error", fail, {once: true});
+                });
+                if (video.readyState < 1) await once("loadedmetadata");
+                await video.play();
+                while (video.currentTime < 0.3) await new Promise((r) => setTimeout(r, 50));
+                const seeked = once("seeked");
+                video.currentTime = 3.2;
+                await seeked;
+                return {
+                    duration: video.duration,
+                    time: video.currentTime,
+                    seekable: video.seekable.length ? video.seekable.end(0) : 0,
+                    paused: video.paused,
+                };
+            }"""
+        )
+        assert abs(result["duration"] - 4.0) < 0.2, (port, result)
+        assert 3.1 <= result["time"] <= 4.0, (port, result)
+        assert result["seekable"] > 3.9, (port, result)
+        assert 206 in statuses, (port, statuses)
+        chromium.remove_listener("response", record)
+
+
 def settled(servers, path: str, status: int):
     """Nginx caches lookups for open_file_cache_valid (1s): wait for it to see a switch."""
     deadline = time.monotonic() + 5
@@ -329,3 +458,10 @@ def test_portal_paths_reach_the_app(servers, path, status):
         assert proxied[0] == status, (direct[1], proxied[1])
     if path == "/static/app.css":
         assert proxied[2] == direct[2]
+    # Security headers: the app's on what it answers (once, not doubled by Nginx), Nginx's on
+    # the static files it serves itself.
+    assert proxied[1]["x-content-type-options"] == "nosniff", proxied[1]
+    assert proxied[1]["referrer-policy"] == "strict-origin-when-cross-origin"
+    if path == "/customer/login":
+        assert proxied[1]["x-frame-options"] == "DENY"
+        assert "frame-ancestors 'none'" in proxied[1]["content-security-policy"]

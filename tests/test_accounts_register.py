@@ -231,8 +231,10 @@ def test_html_in_the_name_is_escaped_on_pages_and_in_mails(client, outbox):
 
 def test_the_verification_link_from_the_mail_confirms_the_address(client, outbox):
     client.post("/customer/register", data=register_data())
+    client.post("/customer/login", data={"email": "rosa@example.com", "password": STRONG_PASSWORD})
     response = client.get(link_in(outbox[0], "/customer/verify-email/"))
     assert response.status_code == 303
+    assert response.headers["Location"] == "/customer/my-site"
     assert db.session.scalar(sa.select(User)).is_verified
     page = client.get(response.headers["Location"]).get_data(as_text=True)
     assert "Thank you: your email address is confirmed." in flashes_in(page)

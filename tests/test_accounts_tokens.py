@@ -29,7 +29,7 @@ def new_password(password=STRONG_PASSWORD, confirm=None):
 # ---- verify email -------------------------------------------------------------------------
 
 
-def test_verify_link_works_within_7_days_and_not_after(client, make_user):
+def test_verify_link_works_within_7_days_and_not_after(client, make_user, login):
     with time_machine.travel(START, tick=False) as traveller:
         user = make_user(verified=False)
         token = make_token(user, TokenPurpose.VERIFY_EMAIL)
@@ -39,23 +39,75 @@ def test_verify_link_works_within_7_days_and_not_after(client, make_user):
         assert EXPIRED in response.get_data(as_text=True)
         assert "Send me a new confirmation link" in response.get_data(as_text=True)
         traveller.shift(-2)  # one second before the end
+        login(user)
         assert client.get(f"/customer/verify-email/{token}").status_code == 303
     db.session.refresh(user)
     assert user.is_verified
 
 
-def test_verify_link_used_twice_says_already_confirmed(client, make_user):
+def test_verify_link_used_twice_says_already_confirmed(app, client, make_user, login):
     user = make_user(verified=False)
+    login(user)
     token = make_token(user, TokenPurpose.VERIFY_EMAIL)
     client.get(f"/customer/verify-email/{token}")
-    response = client.get(f"/customer/verify-email/{token}")
+    # Once confirmed, the link says so to anyone, signed in or not.
+    for browser in [client, app.test_client()]:
+        response = browser.get(f"/customer/verify-email/{token}")
+        assert response.status_code == 303
+        page = browser.get(response.headers["Location"]).get_data(as_text=True)
+        assert "Your email address was already confirmed." in flashes_in(page)
+
+
+def test_a_verify_link_confirms_only_for_a_browser_signed_in_to_its_account(
+    app, client, make_user, outbox
+):
+    """Someone registers a stranger's address with their own password: the welcome mail goes
+    to the stranger, and one click on it must not hand the registrant a confirmed account at
+    the stranger's address (a purchase would then go to it)."""
+    registrant = app.test_client()
+    registrant.post(
+        "/customer/register",
+        data={
+            "name": "Mallory",
+            "email": "victim@example.com",
+            "password": STRONG_PASSWORD,
+            "password_confirm": STRONG_PASSWORD,
+        },
+    )
+    link = link_in(outbox[0], "/customer/verify-email/")
+    # The address's owner clicks it: nothing is confirmed; they are asked to sign in.
+    response = client.get(link)
     assert response.status_code == 303
-    page = client.get(response.headers["Location"]).get_data(as_text=True)
-    assert "Your email address was already confirmed." in flashes_in(page)
+    assert response.headers["Location"] == f"/customer/login?next={link}"
+    assert "Sign in to confirm your email address." in flashes_in(
+        client.get(response.headers["Location"]).get_data(as_text=True)
+    )
+    account = db.session.scalar(sa.select(User).where(User.email == "victim@example.com"))
+    assert not account.is_verified
+    # Signed in to another account, the link refuses too.
+    other = make_user("olivia@example.com")
+    signed_in_elsewhere = app.test_client()
+    signed_in_elsewhere.post(
+        "/customer/login", data={"email": other.email, "password": TEST_PASSWORD}
+    )
+    refused = signed_in_elsewhere.get(link)
+    assert refused.status_code == 400 and "another account" in refused.get_data(as_text=True)
+    db.session.refresh(account)
+    assert not account.is_verified
+    # The account's own sign-in confirms it, and comes back to the link to do so.
+    signed_in = client.post(
+        response.headers["Location"],
+        data={"email": "victim@example.com", "password": STRONG_PASSWORD},
+    )
+    assert signed_in.headers["Location"] == link
+    assert client.get(link).headers["Location"] == "/customer/my-site"
+    db.session.refresh(account)
+    assert account.is_verified
 
 
-def test_verify_link_for_an_old_address_stops_working(client, make_user):
+def test_verify_link_for_an_old_address_stops_working(client, make_user, login):
     user = make_user(verified=False)
+    login(user)
     token = make_token(user, TokenPurpose.VERIFY_EMAIL)
     user.email = "new-address@example.com"
     db.session.commit()
@@ -414,7 +466,8 @@ def test_set_password_link_gives_a_purchase_account_its_first_password(app, clie
     assert verify_password(user.password_hash, STRONG_PASSWORD)
     assert user.is_verified
     assert client.get(path).status_code == 400  # single use
-    assert outbox[-1].subject == "Your Lavish password was changed"
+    # A welcome, not "your password was changed" (tests/test_accounts_first_password.py).
+    assert outbox[-1].subject == "Welcome to Lavish: your account is ready"
 
 
 def test_set_password_link_is_refused_once_the_account_has_a_password(client, make_user):

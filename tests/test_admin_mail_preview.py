@@ -86,18 +86,37 @@ def test_a_purchase_receipt_preview_has_no_set_password_link(staff, make_user, o
         assert "[set-password link: made when the mail is sent]" in text
 
 
-def test_viewing_a_mail_is_audited(staff, admin, make_user):
+def test_viewing_a_mail_is_audited(staff, admin, make_user, time_machine):
+    from datetime import timedelta
+
+    from lavish.clock import utcnow
+
     customer = make_user("olivia@example.com")
     email = _queue(customer.email, "password_reset", {"user_id": customer.id, "name": "Olivia"})
+
+    def views() -> list[AuditEntry]:
+        return db.session.scalars(
+            sa.select(AuditEntry).where(AuditEntry.action == "email.viewed")
+        ).all()
+
     staff.get(f"/admin/emails/{email.id}")
-    staff.get(f"/admin/emails/{email.id}")
-    entries = db.session.scalars(
-        sa.select(AuditEntry).where(AuditEntry.action == "email.viewed")
-    ).all()
-    assert len(entries) == 2
-    assert {(e.actor_id, e.object_type, e.object_id) for e in entries} == {
-        (admin.id, "emails", email.id)
-    }
-    assert entries[0].after == {"to": "olivia@example.com"}
+    staff.get(f"/admin/emails/{email.id}/preview")  # the page's frame: the same reading
+    [entry] = views()
+    assert (entry.actor_id, entry.object_type, entry.object_id) == (admin.id, "emails", email.id)
+    assert entry.after == {"to": "olivia@example.com"}
+    time_machine.move_to(utcnow() + timedelta(minutes=11))
+    staff.get(f"/admin/emails/{email.id}/preview")  # opened on its own, later: recorded
+    assert len(views()) == 2
     # The mail's page lists who read it.
     assert "email.viewed" in staff.get(f"/admin/emails/{email.id}").get_data(as_text=True)
+
+
+def test_the_preview_frame_holds_no_working_link_either(staff, make_user, outbox):
+    customer = make_user("olivia@example.com")
+    email = _queue(customer.email, "password_reset", {"user_id": customer.id, "name": "Olivia"})
+    assert TOKEN_LINK.search(outbox[0].html)
+    frame = staff.get(f"/admin/emails/{email.id}/preview")
+    assert frame.status_code == 200
+    html_text = html.unescape(frame.get_data(as_text=True))
+    assert not TOKEN_LINK.search(html_text)
+    assert "[reset-password link: made when the mail is sent]" in html_text

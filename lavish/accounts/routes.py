@@ -111,17 +111,27 @@ def register():
 
 @bp.get("/verify-email/<token>")
 def verify_email(token: str):
+    signed_in = current_user._get_current_object() if current_user.is_authenticated else None
     try:
-        user, newly_verified = services.verify_email(token)
+        user, newly_verified = services.verify_email(token, signed_in=signed_in)
     except TokenError as error:
         db.session.rollback()
         return render_template("accounts/link_problem.html", message=str(error), kind="verify"), 400
+    except services.SignInToVerify:
+        if signed_in is not None:  # signed in to another account
+            message = (
+                "This link confirms the address of another account. Sign out, then open it "
+                "again and sign in with that account."
+            )
+            return render_template("accounts/link_problem.html", message=message), 400
+        flash("Sign in to confirm your email address.", "info")
+        return see_other(url_for("accounts.login", next=request.path))
     if newly_verified:
         flash("Thank you: your email address is confirmed.", "success")
     else:
         flash("Your email address was already confirmed.", "info")
-    if current_user.is_authenticated:
-        return see_other(_home_for(current_user))
+    if signed_in is not None:
+        return see_other(_home_for(signed_in))
     return see_other(url_for("accounts.login"))
 
 

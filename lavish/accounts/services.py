@@ -153,9 +153,22 @@ def _tell_there_is_no_account(email: str, *, asked_for: str) -> None:
     queue_mail(address, "no_account", {"address": address, "asked_for": asked_for})
 
 
-def verify_email(token: str) -> tuple[User, bool]:
+class SignInToVerify(Exception):
+    """A genuine verify link, followed by a browser that is not signed in to its account."""
+
+    def __init__(self, user: User) -> None:
+        super().__init__(user.email)
+        self.user = user
+
+
+def verify_email(token: str, *, signed_in: User | None) -> tuple[User, bool]:
     """Mark the address of the token's account verified. Returns (user, newly_verified).
 
+    The link proves the mailbox; `signed_in` (the browser's account) must prove the account:
+    otherwise someone who registered a stranger's address with a password of their own would
+    have the stranger confirm it with one click on the welcome mail, and own a verified
+    account at their address (raises SignInToVerify). The owner of the address who did not
+    register it takes the account over with "forgot password" instead.
     A link used a second time is not an error for the person: the address is verified.
     """
     try:
@@ -164,6 +177,8 @@ def verify_email(token: str) -> tuple[User, bool]:
         if used.user.is_verified:
             return used.user, False
         raise
+    if signed_in is None or signed_in.id != user.id:
+        raise SignInToVerify(user)
     user.email_verified_at = utcnow()
     return user, True
 
@@ -191,13 +206,13 @@ def end_other_sessions(user: User) -> None:
 # ---- passwords ------------------------------------------------------------------------------
 
 
-def _set_password(user: User, password: str) -> None:
+def _set_password(user: User, password: str, *, mail: str = "password_changed") -> None:
     user.password_hash = hash_password(password)
     user.password_changed_at = utcnow()
     end_other_sessions(user)
     queue_mail(
         user.email,
-        "password_changed",
+        mail,
         {"user_id": user.id, "name": user.name, "changed_at": user.password_changed_at.isoformat()},
         dedupe_key=f"password-changed:{user.id}:{user.password_changed_at.isoformat()}",
     )
@@ -232,8 +247,9 @@ def check_set_password_token(token: str) -> User:
 
 def set_first_password(user: User, password: str) -> User:
     """The first password of an account a purchase created (link in the purchase mail, read
-    with `check_set_password_token`)."""
-    _set_password(user, password)
+    with `check_set_password_token`). Its mail is a welcome, not "your password was changed
+    … if this was not you": the owner just chose it."""
+    _set_password(user, password, mail="account_ready")
     user.email_verified_at = user.email_verified_at or utcnow()
     return user
 
@@ -284,6 +300,6 @@ def site_versions(user: User) -> list[tuple[Site, list[SiteVersion]]]:
 
 def live_url(site: Site) -> str:
     """Where visitors see the site: the sites host when there is one, else the portal."""
-    from lavish.hosting.cli import site_url
+    from lavish.urls import site_url
 
     return site_url(site.slug)

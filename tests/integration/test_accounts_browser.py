@@ -55,13 +55,15 @@ def test_register_verify_sign_out_and_in_again(live_server, chromium, tmp_path):
     [welcome] = wait_for_mails(outbox_dir, 1)
     link = re.search(r"\S+/customer/verify-email/\S+", mail_text(welcome)).group(0)
     assert link.startswith(server.url)  # absolute, on PUBLIC_URL
+    # The link proves the mailbox; signing in proves the account, and comes back to it.
     page.goto(link)
-    expect(page).to_have_url(f"{server.url}/customer/login")
-    expect(page.locator(".flash")).to_have_text("Thank you: your email address is confirmed.")
+    expect(page).to_have_url(re.compile(r"/customer/login\?next="))
+    expect(page.locator(".flash")).to_have_text("Sign in to confirm your email address.")
     page.fill("#email", "rosa@example.com")
     page.fill("#password", PASSWORD)
     page.click("button[type=submit]")
     expect(page).to_have_url(f"{server.url}/customer/my-site")
+    expect(page.locator(".flash").last).to_have_text("Thank you: your email address is confirmed.")
     expect(page.locator("#verify-banner")).to_have_count(0)
     expect(page.locator("body")).to_contain_text("Rosa <b>Plumber</b>")  # shown as text
 

@@ -87,6 +87,10 @@ def _register_blueprints(app: Flask) -> None:
 
     app.register_blueprint(edits_bp)
     app.register_blueprint(edits_admin_bp, url_prefix="/admin/edit-requests")
+    # Custom domains: before hosting, so a custom domain's Host is served before any route.
+    from lavish.domains import bp as domains_bp
+
+    app.register_blueprint(domains_bp)
     # The hosted-sites catch-all (/<slug>/…) is registered last, after every portal route.
     from lavish.hosting import bp as hosting_bp
 

@@ -27,6 +27,12 @@ def _env_bool(name: str, default: bool = False) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
 
 
+def _env_list(name: str, default: str = "") -> list[str]:
+    value = os.environ.get(name)
+    value = default if value in (None, "") else value
+    return [part.strip().lower() for part in value.split(",") if part.strip()]
+
+
 def load_secret_key(instance_path: Path) -> str:
     """SECRET_KEY from the environment, or one generated once into instance/."""
     if key := os.environ.get("SECRET_KEY"):
@@ -125,6 +131,27 @@ def from_environment(instance_path: Path) -> dict:
         "ARGON2_PARAMETERS": None,
         "RATELIMIT_ENABLED": True,  # tests and benchmarks may turn the limits off
         "WTF_CSRF_TIME_LIMIT": None,
+        # Custom domains (lavish/domains/): resolvers as ip or ip:port; empty = the system's.
+        "DNS_RESOLVERS": _env_list("DNS_RESOLVERS"),
+        # Where owners point their names: a CNAME for subdomains (default: SITES_HOST, else
+        # PUBLIC_URL's host), A/AAAA for apexes (no AAAA: owners are told to remove theirs).
+        "DOMAINS_CNAME_TARGET": os.environ.get("DOMAINS_CNAME_TARGET") or None,
+        "DOMAINS_A_RECORDS": _env_list("DOMAINS_A_RECORDS"),
+        "DOMAINS_AAAA_RECORDS": _env_list("DOMAINS_AAAA_RECORDS"),
+        "DOMAINS_PER_SITE": _env_int("DOMAINS_PER_SITE", 2),
+        "DOMAINS_REDIRECT_PATHS": _env_bool("DOMAINS_REDIRECT_PATHS", True),
+        "DOMAIN_PENDING_DAYS": _env_int("DOMAIN_PENDING_DAYS", 7),
+        "DOMAIN_FAILING_DAYS": _env_int("DOMAIN_FAILING_DAYS", 3),
+        "DOMAIN_RELEASE_DAYS": _env_int("DOMAIN_RELEASE_DAYS", 30),
+        # The CA that CAA records must allow; where the check job probes HTTPS (host[:port],
+        # default the domain's own address); who may call /tls/ask.
+        "ACME_CA": os.environ.get("ACME_CA") or "letsencrypt.org",
+        "TLS_PROBE_ADDR": os.environ.get("TLS_PROBE_ADDR") or None,
+        "TLS_ASK_ALLOW": _env_list("TLS_ASK_ALLOW", "127.0.0.1,::1"),
+        # More host names that are the portal's own (never a customer's domain).
+        "PORTAL_HOSTS": _env_list("PORTAL_HOSTS"),
+        # Run (as a job) after the domain map for Nginx was rewritten, e.g. "sudo nginx -s reload".
+        "NGINX_RELOAD_COMMAND": os.environ.get("NGINX_RELOAD_COMMAND") or None,
         "MAX_CONTENT_LENGTH": 64 * 1024 * 1024,
         **_edit_request_settings(instance_path),
     }

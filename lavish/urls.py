@@ -25,6 +25,18 @@ def public_url(path: str) -> str:
     return current_app.config["PUBLIC_URL"] + path
 
 
+def site_url(slug: str) -> str:
+    """Where visitors see a hosted site: on SITES_HOST when there is one, else on the portal.
+    The one place a site's address is built (pages, mails, the CLI)."""
+    from flask import current_app
+
+    config = current_app.config
+    if host := config.get("SITES_HOST"):
+        scheme = urlsplit(config["PUBLIC_URL"]).scheme or "http"
+        return f"{scheme}://{host}/{slug}/"
+    return public_url(f"/{slug}/")
+
+
 def public_url_for(endpoint: str, **values: Any) -> str:
     """Absolute URL of a route on PUBLIC_URL; works in a worker (no request, no SERVER_NAME)."""
     from flask import current_app

@@ -466,7 +466,8 @@ def test_set_password_link_gives_a_purchase_account_its_first_password(app, clie
     assert verify_password(user.password_hash, STRONG_PASSWORD)
     assert user.is_verified
     assert client.get(path).status_code == 400  # single use
-    assert outbox[-1].subject == "Your Lavish password was changed"
+    # A welcome, not "your password was changed" (tests/test_accounts_first_password.py).
+    assert outbox[-1].subject == "Welcome to Lavish: your account is ready"
 
 
 def test_set_password_link_is_refused_once_the_account_has_a_password(client, make_user):

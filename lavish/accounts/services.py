@@ -206,13 +206,13 @@ def end_other_sessions(user: User) -> None:
 # ---- passwords ------------------------------------------------------------------------------
 
 
-def _set_password(user: User, password: str) -> None:
+def _set_password(user: User, password: str, *, mail: str = "password_changed") -> None:
     user.password_hash = hash_password(password)
     user.password_changed_at = utcnow()
     end_other_sessions(user)
     queue_mail(
         user.email,
-        "password_changed",
+        mail,
         {"user_id": user.id, "name": user.name, "changed_at": user.password_changed_at.isoformat()},
         dedupe_key=f"password-changed:{user.id}:{user.password_changed_at.isoformat()}",
     )
@@ -247,8 +247,9 @@ def check_set_password_token(token: str) -> User:
 
 def set_first_password(user: User, password: str) -> User:
     """The first password of an account a purchase created (link in the purchase mail, read
-    with `check_set_password_token`)."""
-    _set_password(user, password)
+    with `check_set_password_token`). Its mail is a welcome, not "your password was changed
+    … if this was not you": the owner just chose it."""
+    _set_password(user, password, mail="account_ready")
     user.email_verified_at = user.email_verified_at or utcnow()
     return user
 
@@ -299,6 +300,6 @@ def site_versions(user: User) -> list[tuple[Site, list[SiteVersion]]]:
 
 def live_url(site: Site) -> str:
     """Where visitors see the site: the sites host when there is one, else the portal."""
-    from lavish.hosting.cli import site_url
+    from lavish.urls import site_url
 
     return site_url(site.slug)

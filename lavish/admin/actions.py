@@ -21,16 +21,6 @@ from lavish.htmx import see_other
 from lavish.models import Order, OutboxEmail, Site, Subscription, User, WebhookEvent
 
 
-def upload_limits() -> dict[str, int]:
-    limits = uploads.limits()
-    return {
-        "max_upload_bytes": uploads.max_upload_bytes(),
-        "max_files": limits.max_files,
-        "max_total_bytes": limits.max_total_bytes,
-        "max_file_bytes": limits.max_file_bytes,
-    }
-
-
 def _allow_upload() -> None:
     # A little over the zip limit for the other fields; beyond it the body is not even read.
     request.max_content_length = uploads.max_upload_bytes() + 64 * 1024
@@ -109,7 +99,7 @@ def _render_new_site(form: forms.NewSiteForm, status: int):
         form=form,
         folders=services.import_folders(),
         import_root=services.import_root(),
-        limits=upload_limits(),
+        limits=uploads.upload_limits(),
     ), status
 
 
@@ -119,7 +109,7 @@ def _render_site(site: Site, status: int, **overrides: FlaskForm):
         "admin/site.html",
         **routes.site_context(site),
         forms=site_forms,
-        limits=upload_limits(),
+        limits=uploads.upload_limits(),
     ), status
 
 
@@ -175,11 +165,13 @@ def rollback_site(site_id: int):
 @bp.post("/sites/<int:site_id>/suspend")
 def suspend_site(site_id: int):
     site = db.get_or_404(Site, site_id)
-    form = forms.ReasonForm()
+    form = forms.SuspendForm()
     if not form.validate_on_submit():
         return _render_site(site, 422, suspend=form)
     try:
-        services.suspend_site(current_user, site, reason=form.reason.data)
+        services.suspend_site(
+            current_user, site, reason=form.reason.data, owner_message=form.owner_message.data or ""
+        )
     except ActionRefused as error:
         # The page may now show the other form (the state changed meanwhile): say it on top.
         flash(str(error), "error")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
-from wtforms import EmailField, IntegerField, RadioField, StringField
+from wtforms import EmailField, IntegerField, RadioField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Email, InputRequired, Length, NumberRange, Optional
 
 from lavish.inputs import MAX_ID, NoControlCharacters
@@ -94,6 +94,22 @@ class ReasonForm(FlaskForm):
     )
 
 
+class SuspendForm(ReasonForm):
+    """`reason` is staff's internal note; `owner_message` is what the owner reads (on their
+    page and in the mail), a plain default when left empty."""
+
+    reason = StringField(
+        "Internal note (staff only)",
+        filters=[_strip],
+        validators=[DataRequired("Say why (for staff; the owner never sees it)."), Length(max=500)],
+    )
+    owner_message = TextAreaField(
+        "Message to the owner (optional)",
+        filters=[_strip],
+        validators=[Optional(), Length(max=500)],
+    )
+
+
 class TransferForm(FlaskForm):
     email = EmailField(
         "New owner's email",
@@ -132,7 +148,7 @@ def site_forms(site: Site) -> dict[str, FlaskForm]:
     """Empty forms for the site page (each POSTs to its own action)."""
     return {
         "publish": PublishForm(formdata=None),
-        "suspend": ReasonForm(formdata=None),
+        "suspend": SuspendForm(formdata=None),
         "unsuspend": ReasonForm(formdata=None),
         "transfer": TransferForm(formdata=None),
     }

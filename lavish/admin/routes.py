@@ -11,7 +11,7 @@ from flask_login import current_user
 from jinja2_fragments.flask import render_block
 
 from lavish import audit as audit_log
-from lavish.admin import bp, charts, forms, queries
+from lavish.admin import bp, charts, forms, queries, uploads
 from lavish.clock import utcnow
 from lavish.extensions import db, htmx, login_manager
 from lavish.htmx import is_fragment_request
@@ -225,14 +225,12 @@ def site_context(site: Site) -> dict[str, Any]:
 
 @bp.get("/sites/<int:site_id>")
 def site_detail(site_id: int):
-    from lavish.admin.actions import upload_limits
-
     site = db.get_or_404(Site, site_id)
     return render_template(
         "admin/site.html",
         **site_context(site),
         forms=forms.site_forms(site),
-        limits=upload_limits(),
+        limits=uploads.upload_limits(),
     )
 
 

@@ -132,8 +132,10 @@ def rollback_site(actor: User, site: Site, *, number: int) -> SiteVersion:
     return version
 
 
-def suspend_site(actor: User, site: Site, *, reason: str) -> None:
-    """A staff suspension (abuse, refund, chargeback): a later payment does not lift it."""
+def suspend_site(actor: User, site: Site, *, reason: str, owner_message: str = "") -> None:
+    """A staff suspension (abuse, refund, chargeback): a later payment does not lift it.
+    `reason` is staff's internal note; the owner reads `owner_message` (or a plain default),
+    on their page and in a mail."""
     from lavish.billing.services import BILLING_SUSPENSION_PREFIX
 
     if site.status == SiteStatus.SUSPENDED:
@@ -143,8 +145,23 @@ def suspend_site(actor: User, site: Site, *, reason: str) -> None:
         reason = f"Staff: {reason}"[:500]
     before = _site_state(site)
     change_status(site, SiteStatus.SUSPENDED, reason=reason)
+    site.owner_message = (owner_message or "").strip()
     audit.record(actor, "site.suspend", site, before=before, after=_site_state(site))
+    _tell_the_owner(site, "site_offline_by_staff", message=site.owner_message)
     db.session.flush()
+
+
+def _tell_the_owner(site: Site, template: str, **context: str) -> None:
+    """The owner's mail about a staff action on their site (none for an unsold preview)."""
+    from lavish.mail.outbox import queue_mail
+
+    if site.owner is None:
+        return
+    queue_mail(
+        site.owner.email,
+        template,
+        {"name": site.owner.name, "site_name": site.business_name, **context},
+    )
 
 
 def status_without_suspension(site: Site) -> SiteStatus:
@@ -167,7 +184,9 @@ def unsuspend_site(actor: User, site: Site, *, reason: str) -> SiteStatus:
     before = _site_state(site)
     status = status_without_suspension(site)
     change_status(site, status, reason=reason)
+    site.owner_message = ""
     audit.record(actor, "site.unsuspend", site, before=before, after=_site_state(site))
+    _tell_the_owner(site, "site_back_online")
     db.session.flush()
     return status
 

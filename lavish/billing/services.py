@@ -39,6 +39,7 @@ from lavish.models import (
     User,
     normalize_email,
 )
+from lavish.urls import public_url, site_url
 
 log = logging.getLogger(__name__)
 
@@ -62,15 +63,6 @@ def add_month(moment: datetime) -> datetime:
     year, month = (moment.year + 1, 1) if moment.month == 12 else (moment.year, moment.month + 1)
     day = min(moment.day, calendar.monthrange(year, month)[1])
     return moment.replace(year=year, month=month, day=day)
-
-
-def public_url(path: str) -> str:
-    return current_app.config["PUBLIC_URL"] + path
-
-
-def site_path(site: Site) -> str:
-    """Where the hosted site is served (the hosting blueprint's catch-all)."""
-    return f"/{site.slug}/"
 
 
 # Every suspension billing makes has a reason starting with this; staff suspensions don't, and
@@ -364,7 +356,7 @@ def record_order_payment(
         {
             "name": customer.name or order.buyer_name,
             "site_name": site.business_name,
-            "site_url": public_url(site_path(site)),
+            "site_url": site_url(site.slug),
             "amount_cents": order.amount_cents,
             "currency": order.currency,
             "paid_at": _iso(now),
@@ -632,7 +624,7 @@ def _sub_mail_context(sub: Subscription, site: Site, **extra: Any) -> dict[str, 
     return {
         "name": customer.name,
         "site_name": site.business_name,
-        "site_url": public_url(site_path(site)),
+        "site_url": site_url(site.slug),
         "amount_cents": sub.amount_cents,
         "currency": sub.currency,
         "period_start": _iso(sub.current_period_start),
@@ -901,3 +893,22 @@ def reconcile_subscription(sub: Subscription, *, provider: PaymentProvider) -> s
     return record_subscription_payment(
         sub, payment_id=state.payment_id, amount_cents=state.amount_cents, currency=state.currency
     )
+
+
+def resend_purchase_receipt(order: Order) -> bool:
+    """Queue a new copy of a paid order's receipt (the buyer cannot find it); False when the
+    order has none. Its set-password link, if any, is made anew when the copy is sent."""
+    from lavish.mail.outbox import queue_mail
+    from lavish.models import OutboxEmail
+
+    if order.status != OrderStatus.PAID or not order.payment_id:
+        return False
+    original = db.session.scalar(
+        sa.select(OutboxEmail).where(
+            OutboxEmail.dedupe_key == f"purchase_confirmation:{order.payment_id}"
+        )
+    )
+    if original is None:
+        return False
+    queue_mail(original.to, original.template, dict(original.context or {}))
+    return True

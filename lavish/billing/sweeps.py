@@ -25,6 +25,7 @@ from lavish.extensions import db
 from lavish.hosting.services import change_status
 from lavish.mail.outbox import queue_mail, queue_mails
 from lavish.models import Payment, Site, SiteStatus, Subscription, SubscriptionStatus, User
+from lavish.urls import site_url
 
 log = logging.getLogger(__name__)
 
@@ -281,7 +282,7 @@ def remind_activate_hosting(now: datetime | None = None) -> int:
             {
                 "name": site.owner.name,
                 "site_name": site.business_name,
-                "site_url": services.public_url(services.site_path(site)),
+                "site_url": site_url(site.slug),
                 "setup_ends": (site.purchased_at + setup).isoformat(),
                 "amount_cents": current_app.config["SUBSCRIPTION_PRICE_CENTS"],
                 "currency": current_app.config["CURRENCY"],

@@ -16,6 +16,7 @@ from lavish.hosting.layout import sites_root, version_dir
 from lavish.hosting.publisher import PublishError
 from lavish.hosting.slugs import SlugError
 from lavish.models import Site
+from lavish.urls import site_url
 
 sites_cli = AppGroup("sites", help="Publish and manage hosted sites.")
 
@@ -24,14 +25,6 @@ DEMO_FOLDER = Path(__file__).resolve().parent.parent / "demo" / DEMO_SLUG
 # Not admin@lavish.local: ".local" is a special-use domain that email validation (the login
 # form) refuses, so that login could never sign in.
 DEMO_ADMIN_EMAIL = "admin@lavish.example"
-
-
-def site_url(slug: str) -> str:
-    config = current_app.config
-    if host := config.get("SITES_HOST"):
-        scheme = config["PUBLIC_URL"].split("://", 1)[0]
-        return f"{scheme}://{host}/{slug}/"
-    return f"{config['PUBLIC_URL']}/{slug}/"
 
 
 def _size(n: int) -> str:
@@ -99,6 +92,11 @@ def import_command(slug, folder, name, phone, email, city, category, note) -> No
         f"({version.file_count} files, {_size(version.total_bytes)}), status {site.status}."
     )
     click.echo(f"Live at {site_url(site.slug)}")
+    from lavish.domains.links import root_links
+
+    # A site is served at /<slug>/ and at / on its custom domain: say what works at one only.
+    for link in root_links(folder, site.slug):
+        click.echo(f"warning: {link}", err=True)
 
 
 @sites_cli.command("reconcile")
@@ -118,9 +116,13 @@ def reconcile_command() -> None:
 @click.option("--upstream", default="127.0.0.1:8000", show_default=True, help="gunicorn address.")
 @click.option("--server-name", default=None, help="Portal host name (default: PUBLIC_URL's).")
 def nginx_config_command(listen: str, upstream: str, server_name: str | None) -> None:
-    """Print deploy/nginx/lavish.conf rendered for this configuration."""
+    """Print deploy/nginx/lavish.conf rendered for this configuration, and write the custom
+    domain map it includes (SITES_ROOT/domains/)."""
+    from lavish.domains.publish import domains_dir, write_files
     from lavish.hosting.nginx import render_config
 
+    write_files()
+    click.echo(f"custom domain map written to {domains_dir()}", err=True)
     click.echo(render_config(listen=listen, upstream=upstream, server_name=server_name), nl=False)
 
 

@@ -55,7 +55,10 @@ def render_config(
         text = text.replace("# @PORTAL_BEGIN", "#").replace("# @PORTAL_END", "#")
     else:
         text = re.sub(r"# @PORTAL_BEGIN.*?# @PORTAL_END\n", "", text, flags=re.DOTALL)
+    from lavish.domains.publish import ensure_files
+
     values = {
+        "DOMAINS_DIR": str(ensure_files(sites_root / "domains")),
         "LISTEN": listen,
         "UPSTREAM": upstream,
         "SITES_HOST": sites_host or "_",

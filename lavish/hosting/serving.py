@@ -394,9 +394,7 @@ def serve_file(request: Request, hosting: Hosting, slug: str, path: str) -> Resp
     negotiated = not ranged and compressible(path)
     try:
         if negotiated:
-            fd, coding = _open_representation(
-                request, lambda name: _open_beneath(site, name), path
-            )
+            fd, coding = _open_representation(request, lambda name: _open_beneath(site, name), path)
         else:
             fd, coding = _open_beneath(site, path), None
     except OSError:

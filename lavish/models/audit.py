@@ -15,7 +15,11 @@ class AuditEntry(db.Model):
     """Who did what to which object, with the values before and after."""
 
     __tablename__ = "audit_log"
-    __table_args__ = (sa.Index("ix_audit_log_object", "object_type", "object_id"),)
+    __table_args__ = (
+        sa.Index("ix_audit_log_object", "object_type", "object_id"),
+        # Every entry says what was done to what kind of object.
+        sa.CheckConstraint("action <> '' AND object_type <> ''", name="named"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     actor_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"), index=True)

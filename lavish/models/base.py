@@ -1,12 +1,18 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
 from lavish.clock import utcnow
 from lavish.models.types import UTCDateTime
+
+
+def one_of(column: str, values: tuple[str, ...] | type[StrEnum]) -> str:
+    """SQL for a CHECK (or partial index) that `column` holds one of `values`."""
+    return f"{column} IN ({', '.join(repr(str(value)) for value in values)})"
 
 
 class TimestampMixin:

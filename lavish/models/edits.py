@@ -68,9 +68,7 @@ class EditRequest(TimestampMixin, db.Model):
     title: Mapped[str] = mapped_column(sa.String(120), nullable=False)
     description: Mapped[str] = mapped_column(sa.Text, nullable=False)
     page: Mapped[str] = mapped_column(sa.String(300), nullable=False, default="")
-    status: Mapped[str] = mapped_column(
-        sa.String(20), nullable=False, default=EditStatus.SUBMITTED
-    )
+    status: Mapped[str] = mapped_column(sa.String(20), nullable=False, default=EditStatus.SUBMITTED)
     status_reason: Mapped[str] = mapped_column(sa.Text, nullable=False, default="")
     # The draft shown to the owner (a site version that is not live) and the live version it
     # was made from; `revision` counts drafts (approve names the one it approves).

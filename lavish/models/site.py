@@ -2,18 +2,14 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, column_property, mapped_column, relationship
 
 from lavish.clock import utcnow
 from lavish.extensions import db
-from lavish.models.base import TimestampMixin
+from lavish.models.base import TimestampMixin, one_of
 from lavish.models.types import UTCDateTime
-
-if TYPE_CHECKING:
-    from lavish.models.billing import Subscription
 
 
 class SiteStatus(StrEnum):
@@ -25,6 +21,7 @@ class SiteStatus(StrEnum):
 
 class Site(TimestampMixin, db.Model):
     __tablename__ = "sites"
+    __table_args__ = (sa.CheckConstraint(one_of("status", SiteStatus), name="status"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     slug: Mapped[str] = mapped_column(sa.String(63), unique=True, nullable=False)
@@ -37,6 +34,10 @@ class Site(TimestampMixin, db.Model):
         sa.String(20), nullable=False, default=SiteStatus.PREVIEW, index=True
     )
     status_reason: Mapped[str] = mapped_column(sa.String(500), nullable=False, default="")
+    # Staff's words to the owner about a suspension (status_reason is their internal note).
+    owner_message: Mapped[str] = mapped_column(
+        sa.String(500), nullable=False, default="", server_default=""
+    )
     owner_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"), index=True)
     live_version_id: Mapped[int | None] = mapped_column(
         sa.ForeignKey("site_versions.id", use_alter=True)
@@ -55,7 +56,8 @@ class Site(TimestampMixin, db.Model):
     )
     # Read-only view, newest first, for pages that show a site with its hosting history in one
     # query (eager-loaded there); subscriptions are created and changed through billing.
-    subscriptions: Mapped[list[Subscription]] = relationship(
+    # By name ("Subscription"): lavish.models.billing imports this module, not the reverse.
+    subscriptions: Mapped[list[Subscription]] = relationship(  # noqa: F821
         "Subscription", order_by="Subscription.id.desc()", viewonly=True
     )
 
@@ -67,7 +69,11 @@ class SiteVersion(db.Model):
     """An immutable published snapshot of a site, stored on disk under SITES_ROOT."""
 
     __tablename__ = "site_versions"
-    __table_args__ = (sa.UniqueConstraint("site_id", "number"),)
+    __table_args__ = (
+        sa.UniqueConstraint("site_id", "number"),
+        sa.CheckConstraint("number >= 1", name="number"),
+        sa.CheckConstraint("file_count >= 0 AND total_bytes >= 0", name="sizes"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     site_id: Mapped[int] = mapped_column(sa.ForeignKey("sites.id"), nullable=False)
@@ -78,9 +84,7 @@ class SiteVersion(db.Model):
     created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, nullable=False)
     # An edit request's draft (lavish.edits): never live until approved, not in the history.
-    draft: Mapped[bool] = mapped_column(
-        nullable=False, default=False, server_default=sa.false()
-    )
+    draft: Mapped[bool] = mapped_column(nullable=False, default=False, server_default=sa.false())
 
     site: Mapped[Site] = relationship(back_populates="versions", foreign_keys=[site_id])
 

@@ -11,7 +11,7 @@ from flask_login import UserMixin
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from lavish.extensions import db
-from lavish.models.base import TimestampMixin
+from lavish.models.base import TimestampMixin, one_of
 from lavish.models.types import UTCDateTime
 
 if TYPE_CHECKING:
@@ -41,6 +41,7 @@ def new_session_token() -> str:
 
 class User(UserMixin, TimestampMixin, db.Model):
     __tablename__ = "users"
+    __table_args__ = (sa.CheckConstraint(one_of("role", Role), name="role"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     email: Mapped[str] = mapped_column(sa.String(254), unique=True, nullable=False)

@@ -23,7 +23,7 @@ def test_offer_page_shows_live_frame_price_and_form(client, site):
     page = client.get("/sites/la-plumbing-pros")
     html = page.get_data(as_text=True)
     assert page.status_code == 200
-    assert '<iframe src="/la-plumbing-pros/"' in html
+    assert '<iframe src="http://localhost/la-plumbing-pros/"' in html
     assert "$495.00" in html and "$95.00" in html
     assert 'name="email"' in html and 'name="name"' in html
     assert client.get("/sites/nope").status_code == 404

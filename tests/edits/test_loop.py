@@ -186,3 +186,34 @@ def test_request_changes_and_cancel(app, site, signed_in, outbox):
     db.session.refresh(req)
     assert req.status == "cancelled"
     assert signed_in.post(f"/customer/edit-requests/{req.id}/cancel").status_code == 409
+
+
+def test_lapsed_site_pauses_approval(app, site, signed_in):
+    from lavish.hosting import services as hosting
+    from lavish.models import SiteStatus
+
+    _ask(signed_in, "Our new phone number is (213) 555-0199")
+    req = db.session.scalars(db.select(EditRequest)).one()
+    hosting.change_status(site, SiteStatus.SUSPENDED, reason="unpaid")
+    db.session.commit()
+    response = signed_in.post(
+        f"/customer/edit-requests/{req.id}/approve", data={"revision": req.revision}
+    )
+    assert response.status_code == 422
+    assert "pay for hosting" in response.get_data(as_text=True).lower()
+    db.session.refresh(req)
+    assert req.status == "ready_for_review"
+    # The preview still works for staff and the owner while the site is offline.
+    assert signed_in.get(f"/preview/{req.preview_token}/").status_code == 200
+
+
+def test_missing_csrf_is_refused(app, site, signed_in):
+    _ask(signed_in, "Our new phone number is (213) 555-0199")
+    req = db.session.scalars(db.select(EditRequest)).one()
+    app.config["WTF_CSRF_ENABLED"] = True
+    response = signed_in.post(
+        f"/customer/edit-requests/{req.id}/approve", data={"revision": req.revision}
+    )
+    assert response.status_code == 400
+    db.session.refresh(req)
+    assert req.status == "ready_for_review"

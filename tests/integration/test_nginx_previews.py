@@ -24,7 +24,7 @@ pytestmark = [
 DEMO = Path(__file__).resolve().parents[2] / "lavish" / "demo" / "la-plumbing-pros"
 HEADERS = ("content-type", "content-length", "etag", "last-modified", "cache-control",
            "x-robots-tag", "location", "content-security-policy", "vary",
-           "x-content-type-options", "content-encoding")  # fmt: skip
+           "x-content-type-options", "content-encoding", "referrer-policy")  # fmt: skip
 
 
 @pytest.fixture

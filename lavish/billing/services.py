@@ -78,14 +78,15 @@ def _iso(moment: datetime | None) -> str | None:
     return moment.isoformat() if moment else None
 
 
-def _lock(model: Any, row_id: int, *options: Any) -> Any:
+def _lock(model: Any, row_id: int, *options: Any, key_share: bool = False) -> Any:
     """Re-read a row with a row lock (PostgreSQL; SQLite serialises writers anyway), so two
-    deliveries of one event, or a webhook and a reconcile, apply it once."""
+    deliveries of one event, or a webhook and a reconcile, apply it once. `key_share`: FOR NO
+    KEY UPDATE, which still lets other transactions insert rows referring to this one."""
     return db.session.scalar(
         sa.select(model)
         .where(model.id == row_id)
         .options(*options)
-        .with_for_update(of=model)
+        .with_for_update(of=model, key_share=key_share)
         .execution_options(populate_existing=True)
     )
 
@@ -299,7 +300,9 @@ def record_order_payment(
     """
     # The site first, then the order: every path that locks both takes them in this order,
     # so buyers racing for one site queue up instead of deadlocking.
-    site = _lock(Site, order.site_id)
+    # (FOR NO KEY UPDATE: a buyer starting a checkout meanwhile, whose new order refers to
+    # the site, neither waits for this nor makes it wait.)
+    site = _lock(Site, order.site_id, key_share=True)
     order = _lock(Order, order.id)
     now = utcnow()
     flag = flag or price_mismatch(order.amount_cents, order.currency, amount_cents, currency)

@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 5000
 FLASK := $(BIN)/flask --app wsgi
-APT_PACKAGES := nginx libnginx-mod-http-brotli-static chromium wrk
+APT_PACKAGES := nginx libnginx-mod-http-brotli-static chromium wrk caddy
 
 .PHONY: run test test-fast lint bench services system-deps install clean
 
@@ -30,7 +30,7 @@ run: install
 	$(FLASK) run --port $(PORT)
 
 ## Debian packages the tests drive for real: Nginx and its brotli static module (hosted sites'
-## precompressed files), Chromium, wrk (benchmarks).
+## precompressed files), Chromium, Caddy (on-demand TLS for custom domains), wrk (benchmarks).
 system-deps:
 	@missing=""; \
 	command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || missing="$$missing nginx"; \
@@ -38,6 +38,7 @@ system-deps:
 		|| missing="$$missing libnginx-mod-http-brotli-static"; \
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
 	command -v wrk >/dev/null || missing="$$missing wrk"; \
+	command -v caddy >/dev/null || missing="$$missing caddy"; \
 	if [ -n "$$missing" ]; then \
 		echo "installing:$$missing"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \

@@ -57,6 +57,14 @@ def edit_requests() -> int:
     return edit_request_sweep()
 
 
+@with_app_context
+def domains() -> dict[str, int]:
+    """Custom domains: abandon, release, restore, and the DNS checks that are due."""
+    from jobs.domains import sweep_domains
+
+    return sweep_domains()
+
+
 # name -> job; `flask sweep` runs them in this order, jobs/cron.py schedules them.
 SWEEPS = {
     "requeue_unsent_mail": requeue_unsent_mail,
@@ -70,6 +78,7 @@ SWEEPS = {
     "sync_hosted_sites": sync_hosted_sites,
     "clean_hosting_tmp": clean_hosting_tmp,
     "edit_requests": edit_requests,
+    "domains": domains,
 }
 
 

@@ -15,11 +15,22 @@ def _env_int(name: str, default: int) -> int:
     return int(value) if value not in (None, "") else default
 
 
+def _env_float(name: str, default: float) -> float:
+    value = os.environ.get(name)
+    return float(value) if value not in (None, "") else default
+
+
 def _env_bool(name: str, default: bool = False) -> bool:
     value = os.environ.get(name)
     if value in (None, ""):
         return default
     return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _env_list(name: str, default: str = "") -> list[str]:
+    value = os.environ.get(name)
+    value = default if value in (None, "") else value
+    return [part.strip().lower() for part in value.split(",") if part.strip()]
 
 
 def load_secret_key(instance_path: Path) -> str:
@@ -71,6 +82,12 @@ def from_environment(instance_path: Path) -> dict:
         "SITES_HOST": os.environ.get("SITES_HOST") or None,
         # The only server folder staff may publish sites from (console: "New preview site").
         "SITES_IMPORT_ROOT": os.environ.get("SITES_IMPORT_ROOT") or str(instance_path / "imports"),
+        # What one site may hold (folders and zips alike): bytes per file, bytes in all, and
+        # entries (files and folders together); and the largest zip staff may upload.
+        "SITES_MAX_FILE_BYTES": _env_int("SITES_MAX_FILE_BYTES", 20 * 1024 * 1024),
+        "SITES_MAX_TOTAL_BYTES": _env_int("SITES_MAX_TOTAL_BYTES", 200 * 1024 * 1024),
+        "SITES_MAX_FILES": _env_int("SITES_MAX_FILES", 2000),
+        "SITES_MAX_UPLOAD_BYTES": _env_int("SITES_MAX_UPLOAD_BYTES", 50 * 1024 * 1024),
         "MAIL_SERVER": mail_server,
         "MAIL_PORT": _env_int("MAIL_PORT", 25),
         "MAIL_USERNAME": os.environ.get("MAIL_USERNAME") or None,
@@ -79,12 +96,18 @@ def from_environment(instance_path: Path) -> dict:
         "MAIL_DEFAULT_SENDER": os.environ.get("MAIL_DEFAULT_SENDER")
         or "Lavish <hello@lavish.local>",
         "MAIL_OUTBOX_DIR": str(instance_path / "outbox"),
+        # Seconds an SMTP connection may stall (Flask-Mail sets none) before the try fails.
+        "MAIL_TIMEOUT": _env_float("MAIL_TIMEOUT", 30.0),
         "RECURRENTE_API_URL": os.environ.get(
             "RECURRENTE_API_URL", "https://app.recurrente.com/api"
         ).rstrip("/"),
         "RECURRENTE_PUBLIC_KEY": os.environ.get("RECURRENTE_PUBLIC_KEY") or None,
         "RECURRENTE_SECRET_KEY": recurrente_secret,
         "RECURRENTE_WEBHOOK_SECRET": os.environ.get("RECURRENTE_WEBHOOK_SECRET") or None,
+        # Seconds per call to Recurrente's API (connect and read).
+        "RECURRENTE_TIMEOUT": _env_float("RECURRENTE_TIMEOUT", 10.0),
+        # Where the sandbox provider keeps its checkouts and subscriptions (JSON files).
+        "SANDBOX_DIR": os.environ.get("SANDBOX_DIR") or str(instance_path / "sandbox"),
         "PAYMENT_PROVIDER": "recurrente" if recurrente_secret else "sandbox",
         "SITE_PRICE_CENTS": _env_int("SITE_PRICE_CENTS", 49500),
         "SUBSCRIPTION_PRICE_CENTS": _env_int("SUBSCRIPTION_PRICE_CENTS", 9500),
@@ -108,6 +131,27 @@ def from_environment(instance_path: Path) -> dict:
         "ARGON2_PARAMETERS": None,
         "RATELIMIT_ENABLED": True,  # tests and benchmarks may turn the limits off
         "WTF_CSRF_TIME_LIMIT": None,
+        # Custom domains (lavish/domains/): resolvers as ip or ip:port; empty = the system's.
+        "DNS_RESOLVERS": _env_list("DNS_RESOLVERS"),
+        # Where owners point their names: a CNAME for subdomains (default: SITES_HOST, else
+        # PUBLIC_URL's host), A/AAAA for apexes (no AAAA: owners are told to remove theirs).
+        "DOMAINS_CNAME_TARGET": os.environ.get("DOMAINS_CNAME_TARGET") or None,
+        "DOMAINS_A_RECORDS": _env_list("DOMAINS_A_RECORDS"),
+        "DOMAINS_AAAA_RECORDS": _env_list("DOMAINS_AAAA_RECORDS"),
+        "DOMAINS_PER_SITE": _env_int("DOMAINS_PER_SITE", 2),
+        "DOMAINS_REDIRECT_PATHS": _env_bool("DOMAINS_REDIRECT_PATHS", True),
+        "DOMAIN_PENDING_DAYS": _env_int("DOMAIN_PENDING_DAYS", 7),
+        "DOMAIN_FAILING_DAYS": _env_int("DOMAIN_FAILING_DAYS", 3),
+        "DOMAIN_RELEASE_DAYS": _env_int("DOMAIN_RELEASE_DAYS", 30),
+        # The CA that CAA records must allow; where the check job probes HTTPS (host[:port],
+        # default the domain's own address); who may call /tls/ask.
+        "ACME_CA": os.environ.get("ACME_CA") or "letsencrypt.org",
+        "TLS_PROBE_ADDR": os.environ.get("TLS_PROBE_ADDR") or None,
+        "TLS_ASK_ALLOW": _env_list("TLS_ASK_ALLOW", "127.0.0.1,::1"),
+        # More host names that are the portal's own (never a customer's domain).
+        "PORTAL_HOSTS": _env_list("PORTAL_HOSTS"),
+        # Run (as a job) after the domain map for Nginx was rewritten, e.g. "sudo nginx -s reload".
+        "NGINX_RELOAD_COMMAND": os.environ.get("NGINX_RELOAD_COMMAND") or None,
         "MAX_CONTENT_LENGTH": 64 * 1024 * 1024,
         **_edit_request_settings(instance_path),
     }

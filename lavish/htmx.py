@@ -27,6 +27,7 @@ def init_app(app: Flask) -> None:
     def _vary_on_htmx(response: Response) -> Response:
         # The same URL answers with a page or a fragment: caches must keep them apart.
         # Hosted sites are static files, the same bytes as Nginx sends: no Vary.
-        if request.blueprint != "hosting":
+        # ("lavish.hosted": a site served on its custom domain, lavish/domains/host.py.)
+        if request.blueprint != "hosting" and not request.environ.get("lavish.hosted"):
             response.vary.add("HX-Request")
         return response

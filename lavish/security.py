@@ -53,7 +53,8 @@ def init_app(app: Flask) -> None:
         headers = response.headers
         headers.setdefault("X-Content-Type-Options", "nosniff")
         headers.setdefault("Referrer-Policy", REFERRER_POLICY)
-        if request.blueprint == "hosting":
+        # ("lavish.hosted": a site served on its custom domain, lavish/domains/host.py.)
+        if request.blueprint == "hosting" or request.environ.get("lavish.hosted"):
             return response  # customers' sites: nothing that could break them
         if "Content-Security-Policy" in headers:
             return response  # the view's own policy (a mail preview, a draft) decides framing

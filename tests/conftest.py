@@ -8,6 +8,8 @@ once per backend and session, in a database of its own; tables are emptied betwe
 from __future__ import annotations
 
 import os
+import subprocess
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +19,7 @@ import sqlalchemy as sa
 from argon2.profiles import CHEAPEST
 from flask import Flask, g, has_app_context
 from flask.testing import FlaskClient
+from redis import exceptions as redis_errors
 
 from lavish import create_app
 from lavish.accounts.passwords import hash_password
@@ -27,7 +30,9 @@ from lavish.models import Role, User
 POSTGRES_ADMIN_URL = os.environ.get(
     "TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
-REDIS_TEST_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+# Unset: each test session starts a Redis server of its own (on a free port, nothing saved), so
+# emptying it between tests never touches anyone else's data. Set: that Redis, never db 0.
+REDIS_TEST_URL = os.environ.get("TEST_REDIS_URL")
 BACKENDS = os.environ.get("LAVISH_TEST_BACKENDS", "sqlite,postgresql").split(",")
 TEST_PASSWORD = "correct horse battery staple"
 
@@ -203,12 +208,51 @@ def admin(make_user) -> User:
     return make_user("staff@example.com", name="Sam Staff", role=Role.ADMIN)
 
 
-@pytest.fixture
-def redis_url() -> Iterator[str]:
-    """A real Redis, emptied before and after the test."""
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory) -> Iterator[str]:
+    """The URL of the session's own Redis (database 15 of a redis-server started for it)."""
     from redis import Redis
 
-    connection = Redis.from_url(REDIS_TEST_URL)
+    if REDIS_TEST_URL:
+        if Redis.from_url(REDIS_TEST_URL).connection_pool.connection_kwargs.get("db", 0) == 0:
+            raise pytest.UsageError("TEST_REDIS_URL: use a database other than 0 (/15)")
+        yield REDIS_TEST_URL
+        return
+    from tests.integration.integration_support import free_port
+
+    port = free_port()
+    folder = tmp_path_factory.mktemp("redis")
+    process = subprocess.Popen(
+        ["redis-server", "--bind", "127.0.0.1", "--port", str(port), "--save", "",
+         "--appendonly", "no", "--dir", str(folder)],
+        stdout=subprocess.DEVNULL,
+    )  # fmt: skip
+    url = f"redis://127.0.0.1:{port}/15"
+    try:
+        connection = Redis.from_url(url, socket_connect_timeout=1)
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                connection.ping()
+                break
+            except redis_errors.ConnectionError:
+                if time.monotonic() > deadline or process.poll() is not None:
+                    raise
+                time.sleep(0.05)
+        connection.close()
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+@pytest.fixture
+def redis_url(redis_server: str) -> Iterator[str]:
+    """A real Redis of this test session's own, emptied before and after the test."""
+    from redis import Redis
+
+    connection = Redis.from_url(redis_server)
     connection.flushdb()
-    yield REDIS_TEST_URL
+    yield redis_server
     connection.flushdb()
+    connection.close()

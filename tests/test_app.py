@@ -69,3 +69,33 @@ def test_client_address_comes_from_the_trusted_proxy_only(app_config):
         "/_address", headers={"X-Forwarded-For": "198.51.100.1, 203.0.113.9"}
     )
     assert response.get_data(as_text=True) == "203.0.113.9"
+
+
+def test_limits_and_timeouts_are_read_from_the_environment(monkeypatch, tmp_path):
+    """Configuration in one place (lavish/config.py): these used to be read, with defaults,
+    where they were used."""
+    defaults = create_app({"TESTING": True}).config
+    assert (defaults["SITES_MAX_FILE_BYTES"], defaults["SITES_MAX_FILES"]) == (20 << 20, 2000)
+    assert (defaults["MAIL_TIMEOUT"], defaults["RECURRENTE_TIMEOUT"]) == (30.0, 10.0)
+    assert defaults["SANDBOX_DIR"].endswith("instance/sandbox")
+    environment = {
+        "SITES_MAX_FILE_BYTES": "1000",
+        "SITES_MAX_TOTAL_BYTES": "5000",
+        "SITES_MAX_FILES": "7",
+        "SITES_MAX_UPLOAD_BYTES": "9000",
+        "MAIL_TIMEOUT": "2.5",
+        "RECURRENTE_TIMEOUT": "4",
+        "SANDBOX_DIR": str(tmp_path / "sandbox"),
+    }
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    app = create_app({"TESTING": True})
+    with app.app_context():
+        from lavish.admin.uploads import max_upload_bytes
+        from lavish.billing.providers.sandbox import _store_dir
+        from lavish.hosting.publisher import Limits
+
+        assert Limits.from_config() == Limits(1000, 5000, 7)
+        assert max_upload_bytes() == 9000
+        assert _store_dir() == tmp_path / "sandbox"
+    assert (app.config["MAIL_TIMEOUT"], app.config["RECURRENTE_TIMEOUT"]) == (2.5, 4.0)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 
 import pytest
-from hosting_support import make_folder, publish_new, sites_root
+from hosting_support import make_folder, pointer, publish_new, sites_root
 
 from lavish.extensions import db
 from lavish.hosting import services
@@ -171,13 +171,15 @@ def test_suspended_site_answers_503_everywhere(client, active_site):
     assert client.get("/acme/").status_code == 200
 
 
-def test_state_follows_commit_not_rollback(app, active_site):
-    from flask.testing import FlaskClient
-
-    client = FlaskClient(app, app.response_class)  # one that does not commit the test's work
+def test_state_follows_commit_not_rollback(client, app, active_site):
+    # (No request while the change is pending: a request shares this test's session and, since
+    # one transaction per request, would commit it when it answers.)
+    before = pointer(app, "acme")
     services.change_status(active_site, SiteStatus.SUSPENDED)
-    assert client.get("/acme/").status_code == 200  # not committed yet
+    db.session.flush()
+    assert pointer(app, "acme") == before  # not committed yet: the disk has not moved
     db.session.rollback()
+    assert pointer(app, "acme") == before
     assert client.get("/acme/").status_code == 200
 
 

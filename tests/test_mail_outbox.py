@@ -204,8 +204,88 @@ def test_the_sweep_takes_back_a_mail_whose_worker_died(app, make_user, outbox):
 
     assert requeue_unsent_mail() == 1
     assert rows()[0].status == EmailStatus.SENT
+    assert rows()[0].resent_after_crash  # its first copy may have gone out: staff see it
     assert len(outbox) == 1
     assert requeue_unsent_mail() == 0  # nothing left: rerunning is harmless
+
+
+def test_every_copy_of_a_mail_carries_the_message_id_made_for_it_first(app, make_user, outbox):
+    user = make_user(verified=False)
+    app.config["MAIL_DEFAULT_SENDER"] = "Lavish <hello@lavish.example>"
+    app.config["REDIS_URL"] = "redis://127.0.0.1:1/0"  # queued, not sent at the commit
+    email_row = queue_mail(user.email, "verify_email", {"user_id": user.id, "name": user.name})
+    db.session.commit()
+    app.config.update(MAIL_PORT=free_port())
+    app.extensions["mail"].suppress = False  # the first attempt fails (nothing listens)
+    assert deliver_mail(email_row.id) == "retry"
+    [row] = rows()
+    message_id = row.message_id
+    assert message_id.startswith("<") and message_id.endswith("@lavish.example>")
+    assert f"mail{row.id}@" in message_id
+
+    app.extensions["mail"].suppress = True
+    row.next_attempt_at = utcnow()
+    db.session.commit()
+    assert deliver_mail(email_row.id) == "sent"
+    [mail] = outbox
+    assert mail.msgId == message_id and rows()[0].message_id == message_id
+
+
+def test_a_mail_is_sent_again_after_one_crash_only(app, make_user, outbox):
+    """Its worker died while sending; it is sent again once (marked); when the worker sending
+    it again dies too, it is `failed` with the reason, not sent a third time."""
+    user = make_user(verified=False)
+    app.config["REDIS_URL"] = "redis://127.0.0.1:1/0"
+    email_row = queue_mail(user.email, "verify_email", {"user_id": user.id, "name": user.name})
+    db.session.commit()
+    app.config["REDIS_URL"] = None
+
+    def crash() -> None:
+        # As a worker killed mid-send leaves it: claimed (with its Message-ID), never recorded.
+        from jobs.mail import _claim
+
+        assert _claim(email_row.id)
+        row = db.session.get(OutboxEmail, email_row.id)
+        row.claimed_at = utcnow() - timedelta(minutes=11)
+        db.session.commit()
+
+    crash()
+    first_id = rows()[0].message_id
+    assert deliver_mail(email_row.id) == "sent"
+    assert rows()[0].resent_after_crash and rows()[0].message_id == first_id
+    assert len(outbox) == 1 and outbox[0].msgId == first_id
+
+    row = rows()[0]
+    row.status, row.next_attempt_at = EmailStatus.QUEUED, utcnow()  # say staff queued it again
+    db.session.commit()
+    crash()
+    assert deliver_mail(email_row.id) == "failed"
+    [row] = rows()
+    assert row.status == EmailStatus.FAILED
+    assert "died twice" in row.last_error and row.claimed_at is None
+    assert len(outbox) == 1
+    from jobs.sweeps import requeue_unsent_mail
+
+    assert requeue_unsent_mail() == 0  # failed: left for staff
+
+
+def test_staff_see_a_mail_resent_after_a_crash(app, client, admin, login):
+    email_row = OutboxEmail(
+        to="rosa@example.com", template="verify_email", subject="Confirm your email address",
+        status=EmailStatus.SENT, attempts=2, message_id="<1.2.3.mail1@lavish.local>",
+        resent_after_crash=True,
+    )  # fmt: skip
+    plain = OutboxEmail(to="ana@example.com", template="verify_email", status=EmailStatus.SENT)
+    db.session.add_all([email_row, plain])
+    db.session.commit()
+    login(admin)
+    listing = client.get("/admin/emails").get_data(as_text=True)
+    assert listing.count("resent after a crash") == 1
+    detail = client.get(f"/admin/emails/{email_row.id}").get_data(as_text=True)
+    assert "resent after a crash" in detail and "1.2.3.mail1@lavish.local" in detail
+    assert "resent after a crash" not in client.get(f"/admin/emails/{plain.id}").get_data(
+        as_text=True
+    )
 
 
 def test_without_smtp_mail_goes_to_the_log_and_to_instance_outbox(app, make_user, caplog):

@@ -9,7 +9,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
 from lavish.extensions import db
-from lavish.models import AuditEntry, OutboxEmail, Site, SiteVersion, User
+from lavish.models import AuditEntry, Domain, OutboxEmail, Site, SiteVersion, User
 
 
 def _postgresql_only() -> None:
@@ -62,6 +62,8 @@ BAD_ROWS = [
     (OutboxEmail, {"to": "x@example.com", "template": "t", "status": "lost"}),
     (OutboxEmail, {"to": "x@example.com", "template": "t", "attempts": -1}),
     (AuditEntry, {"action": "", "object_type": "sites"}),
+    (Domain, {"site_id": 1, "name": "a.example", "unicode_name": "a.example",
+              "claim_key": "a.example", "token": "t", "status": "lost"}),  # fmt: skip
 ]
 
 

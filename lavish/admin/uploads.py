@@ -19,7 +19,6 @@ from lavish.hosting.layout import sites_root
 from lavish.hosting.publisher import Limits, PublishError
 
 CHUNK = 64 * 1024
-DEFAULT_MAX_UPLOAD_BYTES = 50 * 1024 * 1024
 
 
 class UploadRejected(PublishError):
@@ -27,7 +26,7 @@ class UploadRejected(PublishError):
 
 
 def max_upload_bytes() -> int:
-    return current_app.config.get("SITES_MAX_UPLOAD_BYTES", DEFAULT_MAX_UPLOAD_BYTES)
+    return current_app.config["SITES_MAX_UPLOAD_BYTES"]
 
 
 def upload_limits() -> dict[str, int]:

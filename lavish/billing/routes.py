@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 # make them by the dozen. Pressing buy again within the limits reuses the pending checkout.
 CHECKOUTS_PER_CLIENT = ratelimit.Limit("checkout-client", 10, 10 * 60)
 CHECKOUTS_PER_SITE = ratelimit.Limit("checkout-site", 30, 10 * 60)
+RECEIPT_RESENDS_PER_ORDER = ratelimit.Limit("receipt-resend", 3, 60 * 60)
 # The return page's link carries this (signed order id), for a buyer whose session is gone.
 COMPLETE_TOKEN_SALT = "lavish.billing.purchase-complete"
 RECONCILE_AFTER = timedelta(seconds=10)  # how long the return page trusts the webhook alone
@@ -208,6 +209,24 @@ def purchase_complete(slug: str):
         status = 200 if order.status == OrderStatus.PENDING and not flagged else 286
         return render_block("billing/complete.html", "status", **context), status
     return render_template("billing/complete.html", **context)
+
+
+@bp.post("/sites/<slug>/purchase/resend")
+def resend_receipt(slug: str):
+    """The return page's "Resend the email": the receipt again, to the address it went to."""
+    site = _site_or_404(slug)
+    order = db.session.get(Order, request.args.get("order", type=id_value) or 0)
+    if order is None or order.site_id != site.id or not _may_see(order):
+        abort(404)
+    back = url_for(
+        "billing.purchase_complete", slug=slug, order=order.id, token=request.args.get("token")
+    )
+    ratelimit.enforce(RECEIPT_RESENDS_PER_ORDER, str(order.id))
+    if services.resend_purchase_receipt(order):
+        flash(f"We sent your receipt again to {_mask(order.buyer_email)}.", "success")
+    else:
+        flash("There is no receipt for this order yet.", "error")
+    return see_other(back)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -78,14 +78,15 @@ def _iso(moment: datetime | None) -> str | None:
     return moment.isoformat() if moment else None
 
 
-def _lock(model: Any, row_id: int, *options: Any) -> Any:
+def _lock(model: Any, row_id: int, *options: Any, key_share: bool = False) -> Any:
     """Re-read a row with a row lock (PostgreSQL; SQLite serialises writers anyway), so two
-    deliveries of one event, or a webhook and a reconcile, apply it once."""
+    deliveries of one event, or a webhook and a reconcile, apply it once. `key_share`: FOR NO
+    KEY UPDATE, which still lets other transactions insert rows referring to this one."""
     return db.session.scalar(
         sa.select(model)
         .where(model.id == row_id)
         .options(*options)
-        .with_for_update(of=model)
+        .with_for_update(of=model, key_share=key_share)
         .execution_options(populate_existing=True)
     )
 
@@ -299,7 +300,9 @@ def record_order_payment(
     """
     # The site first, then the order: every path that locks both takes them in this order,
     # so buyers racing for one site queue up instead of deadlocking.
-    site = _lock(Site, order.site_id)
+    # (FOR NO KEY UPDATE: a buyer starting a checkout meanwhile, whose new order refers to
+    # the site, neither waits for this nor makes it wait.)
+    site = _lock(Site, order.site_id, key_share=True)
     order = _lock(Order, order.id)
     now = utcnow()
     flag = flag or price_mismatch(order.amount_cents, order.currency, amount_cents, currency)
@@ -893,3 +896,22 @@ def reconcile_subscription(sub: Subscription, *, provider: PaymentProvider) -> s
     return record_subscription_payment(
         sub, payment_id=state.payment_id, amount_cents=state.amount_cents, currency=state.currency
     )
+
+
+def resend_purchase_receipt(order: Order) -> bool:
+    """Queue a new copy of a paid order's receipt (the buyer cannot find it); False when the
+    order has none. Its set-password link, if any, is made anew when the copy is sent."""
+    from lavish.mail.outbox import queue_mail
+    from lavish.models import OutboxEmail
+
+    if order.status != OrderStatus.PAID or not order.payment_id:
+        return False
+    original = db.session.scalar(
+        sa.select(OutboxEmail).where(
+            OutboxEmail.dedupe_key == f"purchase_confirmation:{order.payment_id}"
+        )
+    )
+    if original is None:
+        return False
+    queue_mail(original.to, original.template, dict(original.context or {}))
+    return True

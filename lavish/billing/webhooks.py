@@ -175,7 +175,7 @@ def _process(event_id: int, payload: dict, *, delivery_id: str) -> DeliveryResul
         return DeliveryResult(500, "processing failed", event_id)
     state = state_of(result)
     _finish(event_id, state=state, result=result[:200], error="", processed_at=utcnow())
-    if state != WebhookState.PROCESSED:
+    if state in (WebhookState.DEFERRED, WebhookState.FLAGGED):
         log.log(
             logging.WARNING if state == WebhookState.FLAGGED else logging.INFO,
             "webhook %s: %s",

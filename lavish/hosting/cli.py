@@ -92,6 +92,11 @@ def import_command(slug, folder, name, phone, email, city, category, note) -> No
         f"({version.file_count} files, {_size(version.total_bytes)}), status {site.status}."
     )
     click.echo(f"Live at {site_url(site.slug)}")
+    from lavish.domains.links import root_links
+
+    # A site is served at /<slug>/ and at / on its custom domain: say what works at one only.
+    for link in root_links(folder, site.slug):
+        click.echo(f"warning: {link}", err=True)
 
 
 @sites_cli.command("reconcile")
@@ -111,9 +116,13 @@ def reconcile_command() -> None:
 @click.option("--upstream", default="127.0.0.1:8000", show_default=True, help="gunicorn address.")
 @click.option("--server-name", default=None, help="Portal host name (default: PUBLIC_URL's).")
 def nginx_config_command(listen: str, upstream: str, server_name: str | None) -> None:
-    """Print deploy/nginx/lavish.conf rendered for this configuration."""
+    """Print deploy/nginx/lavish.conf rendered for this configuration, and write the custom
+    domain map it includes (SITES_ROOT/domains/)."""
+    from lavish.domains.publish import domains_dir, write_files
     from lavish.hosting.nginx import render_config
 
+    write_files()
+    click.echo(f"custom domain map written to {domains_dir()}", err=True)
     click.echo(render_config(listen=listen, upstream=upstream, server_name=server_name), nl=False)
 
 

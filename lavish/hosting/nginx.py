@@ -55,7 +55,10 @@ def render_config(
         text = text.replace("# @PORTAL_BEGIN", "#").replace("# @PORTAL_END", "#")
     else:
         text = re.sub(r"# @PORTAL_BEGIN.*?# @PORTAL_END\n", "", text, flags=re.DOTALL)
+    from lavish.domains.publish import ensure_files
+
     values = {
+        "DOMAINS_DIR": str(ensure_files(sites_root / "domains")),
         "LISTEN": listen,
         "UPSTREAM": upstream,
         "SITES_HOST": sites_host or "_",
@@ -115,7 +118,10 @@ def main_config(workdir: Path, server_conf: str, *, workers: int | str = 1) -> s
             "Nginx's brotli static module is missing: apt-get install "
             "libnginx-mod-http-brotli-static (make system-deps)"
         )
+    # pcre_jit: the deploy config's regex locations and maps run compiled (set it in the
+    # main context of /etc/nginx/nginx.conf too).
     return f"""load_module {module};
+pcre_jit on;
 {user}worker_processes {workers};
 pid {workdir}/nginx.pid;
 error_log {workdir}/logs/error.log warn;

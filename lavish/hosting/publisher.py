@@ -67,9 +67,9 @@ class Limits:
     def from_config(cls) -> Limits:
         config = current_app.config
         return cls(
-            max_file_bytes=config.get("SITES_MAX_FILE_BYTES", 20 * 1024 * 1024),
-            max_total_bytes=config.get("SITES_MAX_TOTAL_BYTES", 200 * 1024 * 1024),
-            max_files=config.get("SITES_MAX_FILES", 2000),
+            max_file_bytes=config["SITES_MAX_FILE_BYTES"],
+            max_total_bytes=config["SITES_MAX_TOTAL_BYTES"],
+            max_files=config["SITES_MAX_FILES"],
         )
 
 

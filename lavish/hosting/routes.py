@@ -24,7 +24,8 @@ class _SessionInterface(SecureCookieSessionInterface):
     portal's login extension looks at the session on every response), as with Nginx."""
 
     def save_session(self, app, session, response) -> None:
-        if request.blueprint == "hosting":
+        # ("lavish.hosted": a site served on its custom domain, lavish/domains/host.py.)
+        if request.blueprint == "hosting" or request.environ.get("lavish.hosted"):
             return None
         return super().save_session(app, session, response)
 

@@ -13,6 +13,7 @@ from lavish.models.billing import (
     WebhookEvent,
     WebhookState,
 )
+from lavish.models.domain import Domain, DomainCheck, DomainStatus, HttpsStatus
 from lavish.models.edits import (
     AgentRun,
     EditAttachment,
@@ -34,7 +35,11 @@ __all__ = [
     "EditEvent",
     "EditRequest",
     "EditStatus",
+    "Domain",
+    "DomainCheck",
+    "DomainStatus",
     "EmailStatus",
+    "HttpsStatus",
     "Order",
     "OrderStatus",
     "OutboxEmail",

@@ -43,3 +43,11 @@ class OutboxEmail(db.Model):
     next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=utcnow)
     claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The Message-ID of every copy of this mail, made once and stored before the first send:
+    # a copy sent again after a crash is the same message to the receiving servers.
+    message_id: Mapped[str | None] = mapped_column(sa.String(255))
+    # A worker died while sending (its copy may or may not have been accepted) and the mail
+    # was sent again, once; staff see it in the console.
+    resent_after_crash: Mapped[bool] = mapped_column(
+        nullable=False, default=False, server_default=sa.false()
+    )

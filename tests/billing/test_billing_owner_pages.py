@@ -70,3 +70,39 @@ def test_decline_messages():
     assert decline_message("CVV incorrecto") == "The security code (CVC) was not accepted."
     assert decline_message("Tarjeta rechazada") == "Your bank declined the card."
     assert decline_message("") == "Your bank declined the card."
+
+
+def test_return_page_shows_the_order_next_steps_and_resends_the_receipt(client, site, app):
+    from lavish.models import OutboxEmail
+
+    bought = client.post(
+        "/sites/la-plumbing-pros/purchase", data={"email": "bea@example.com", "name": "Bea Buyer"}
+    )
+    checkout = bought.location.removeprefix("http://localhost")
+    paid = client.post(checkout + "/pay")
+    complete = paid.location.removeprefix("http://localhost")
+    page = client.get(complete).get_data(as_text=True)
+    (order,) = db.session.scalars(sa.select(Order)).all()
+    assert f"Order #{order.id}" in page and "$495.00" in page
+    assert "LA Plumbing Pros&#39; website" in page
+    for step in ("Check your email", "Set your password", "Activate hosting"):
+        assert step in page
+    assert "b***@example.com" in page and "Resend the email" in page
+
+    def receipts() -> int:
+        return db.session.scalar(
+            sa.select(sa.func.count(OutboxEmail.id)).where(
+                OutboxEmail.template == "purchase_confirmation", OutboxEmail.to == "bea@example.com"
+            )
+        )
+
+    assert receipts() == 1
+    resend = f"/sites/la-plumbing-pros/purchase/resend?order={order.id}"
+    response = client.post(resend)
+    assert response.status_code == 303 and receipts() == 2
+    assert "We sent your receipt again" in client.get(complete).get_data(as_text=True)
+    # Someone without the buyer's session or link cannot, and the buyer only a few times.
+    assert app.test_client().post(resend).status_code == 404
+    client.post(resend)
+    client.post(resend)
+    assert client.post(resend).status_code == 429 and receipts() == 4

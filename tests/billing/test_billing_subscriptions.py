@@ -383,3 +383,11 @@ def test_a_first_payment_must_come_through_the_subscriptions_checkout(
     db.session.expire_all()
     assert _subs()[0].status == "pending" and _subs()[0].provider_subscription_id is None
     assert outbox == []
+
+
+def test_hosting_checkouts_are_rate_limited(signed_in, owned_site):
+    for _ in range(10):
+        assert _activate(signed_in).status_code == 303
+    refused = _activate(signed_in)
+    assert refused.status_code == 429 and refused.headers["Retry-After"]
+    assert len(_subs()) == 1  # the pending checkout was reused meanwhile

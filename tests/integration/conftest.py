@@ -4,6 +4,8 @@
 - ``smtp_sink``: a real SMTP server (aiosmtpd) on loopback. ``.port``, ``.messages`` (parsed
   ``email.message.EmailMessage``), ``.wait_for(count=1, timeout=20)``, ``.text(message)``,
   ``.config`` (MAIL_* settings for create_app) and ``.env`` (the same as environment variables).
+  ``.before_data_reply`` / ``.before_quit_reply``: a function the server calls (in a thread; it
+  may block) after receiving a mail and before answering 250, or before answering QUIT.
 - ``live_server(**config)``: the app served by a real threaded HTTP server (werkzeug) on a
   free port, built from the test's ``app_config`` plus overrides (CSRF is ON unless you pass
   ``WTF_CSRF_ENABLED=False``). Returns an object with ``.url`` and ``.app``. Stopped after the
@@ -12,9 +14,12 @@
   subprocess against the test's database and ``redis_url`` and waits for it; returns the
   CompletedProcess (stdout+stderr in ``.stdout``). ``app_env`` is the environment it uses
   (DATABASE_URL, REDIS_URL, SECRET_KEY, PUBLIC_URL from ``app_config``).
+  ``start_rq_worker(*args, **env)``: the same worker started in the background (a Popen; pass
+  ``"--burst"`` to stop when the queue is empty); stopped after the test. Kill it and its
+  children (the work-horse, the scheduler) with ``kill_process_tree(pid)``.
 - ``integration_support`` (import it in tests: conftest modules can't be imported by name):
-  ``free_port()``, ``outbox_files(folder)`` (the mails written to MAIL_OUTBOX_DIR when no SMTP
-  is configured, parsed), ``mail_text(message)`` (decoded text part).
+  ``free_port()``, ``kill_process_tree(pid)``, ``outbox_files(folder)`` (the mails written to
+  MAIL_OUTBOX_DIR when no SMTP is configured, parsed), ``mail_text(message)`` (decoded text part).
 - ``chromium``: a page of headless Debian Chromium driven by Playwright (skips if missing);
   ``chromium_browser`` for your own contexts (e.g. ``new_context(java_script_enabled=False)``).
 
@@ -23,19 +28,27 @@ Mark such tests ``@pytest.mark.integration`` (and ``browser`` for Chromium ones)
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
 from flask import Flask
-from integration_support import CHROMIUM, CHROMIUM_ARGS, free_port, mail_text, parse_mail
+from integration_support import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    free_port,
+    kill_process_tree,
+    mail_text,
+    parse_mail,
+)
 
 from lavish import create_app
 
@@ -50,6 +63,8 @@ class SmtpSink:
     port: int
     messages: list[EmailMessage] = field(default_factory=list)
     envelopes: list[tuple[str, list[str]]] = field(default_factory=list)
+    before_data_reply: Callable[[], None] | None = None
+    before_quit_reply: Callable[[], None] | None = None
 
     @property
     def config(self) -> dict:
@@ -85,7 +100,14 @@ def smtp_sink() -> Iterator[SmtpSink]:
         async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd API)
             sink.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))
             sink.messages.append(parse_mail(envelope.original_content or envelope.content))
+            if sink.before_data_reply is not None:
+                await asyncio.to_thread(sink.before_data_reply)
             return "250 OK"
+
+        async def handle_QUIT(self, server, session, envelope):  # noqa: N802 (aiosmtpd API)
+            if sink.before_quit_reply is not None:
+                await asyncio.to_thread(sink.before_quit_reply)
+            return "221 Bye"
 
     controller = Controller(Handler(), hostname="127.0.0.1", port=sink.port)
     controller.start()
@@ -167,6 +189,31 @@ def run_rq_worker(app_env):
         return result
 
     return run
+
+
+@pytest.fixture
+def start_rq_worker(app_env):
+    processes: list[subprocess.Popen] = []
+
+    def start(*args: str, **env: str) -> subprocess.Popen:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "flask", "--app", "wsgi", "worker", *args],
+            cwd=PROJECT_ROOT,
+            env={**app_env, **env},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        processes.append(process)
+        return process
+
+    yield start
+    for process in processes:
+        if process.poll() is None:
+            kill_process_tree(process.pid)
+        process.wait(timeout=30)
+        if process.stdout is not None:
+            process.stdout.close()
 
 
 # ---- a real browser -----------------------------------------------------------------------

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import email
 import email.policy
+import os
+import signal
 import socket
 from email.message import EmailMessage
 from pathlib import Path
@@ -24,6 +27,32 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def child_pids(pid: int) -> list[int]:
+    """The process's descendants (an rq worker's work-horse and scheduler), deepest last."""
+    found: list[int] = []
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except FileNotFoundError:
+        return found
+    for task in tasks:
+        try:
+            with open(f"/proc/{pid}/task/{task}/children") as handle:
+                children = [int(child) for child in handle.read().split()]
+        except FileNotFoundError:
+            continue
+        for child in children:
+            found.append(child)
+            found.extend(child_pids(child))
+    return found
+
+
+def kill_process_tree(pid: int, sig: int = signal.SIGKILL) -> None:
+    """Kill a process and all its descendants at once (as a crash or the OOM killer would)."""
+    for target in [pid, *child_pids(pid)]:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(target, sig)
 
 
 def parse_mail(raw: bytes) -> EmailMessage:

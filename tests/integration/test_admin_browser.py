@@ -61,9 +61,14 @@ def test_active_search_and_an_action(live_server, chromium, sites):
 
     # A staff action: the form carries the CSRF token, answers 303, the flash shows.
     page.click("text=LA Plumbing Pros")
+    page.click("summary:has-text('Danger zone')")  # folded away
     page.fill("#reason", "Abuse report")
     page.click("button:has-text('Suspend the site')")
-    expect(page.locator(".flash.success")).to_contain_text("is suspended")
+    assert "/suspend" not in page.url  # not sent: the confirmation box is required
+    page.check("#confirm-suspend")
+    page.click("button:has-text('Suspend the site')")
+    # The flash sits in the console's content column, beside the sections' nav.
+    expect(page.locator(".admin-body .flash.success")).to_contain_text("is suspended")
     expect(page.locator("#history")).to_contain_text("site.suspend")
 
 

@@ -33,7 +33,7 @@ def get_provider() -> PaymentProvider:
             api_url=config["RECURRENTE_API_URL"],
             public_key=config.get("RECURRENTE_PUBLIC_KEY") or "",
             secret_key=config["RECURRENTE_SECRET_KEY"],
-            timeout=config.get("RECURRENTE_TIMEOUT", 10.0),
+            timeout=config["RECURRENTE_TIMEOUT"],
         )
     from lavish.billing.providers.sandbox import SandboxProvider
 

@@ -35,9 +35,7 @@ def _new_id(prefix: str) -> str:
 
 
 def _store_dir() -> Path:
-    path = Path(
-        current_app.config.get("SANDBOX_DIR") or Path(current_app.instance_path) / "sandbox"
-    )
+    path = Path(current_app.config["SANDBOX_DIR"])
     path.mkdir(parents=True, exist_ok=True)
     return path
 

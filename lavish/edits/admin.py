@@ -178,7 +178,6 @@ def rerun(request_id: int):
     if not services.start_drafting(req, actor=current_user, body=form.note.data or "Rerun"):
         return _refused(req, services.Conflict("This request cannot be drafted again now."))
     enqueue_after_commit("jobs.edits.draft_request", req.id, agent)
-    db.session.commit()
     return _back(req, "The agent runs again.")
 
 
@@ -221,7 +220,6 @@ def save_files(request_id: int):
 
     audit.record(current_user, "edit_request.staff_edit", req,
                  after={"revision": req.revision, "files": sorted(applied.changes)})  # fmt: skip
-    db.session.commit()
     return _back(req, f"Saved as draft revision {req.revision}.")
 
 
@@ -284,7 +282,6 @@ def upload_zip(request_id: int):
 
     audit.record(current_user, "edit_request.staff_upload", req,
                  after={"revision": req.revision, "files": sorted(changes)[:50]})  # fmt: skip
-    db.session.commit()
     return _back(req, f"Saved the zip as draft revision {req.revision}.")
 
 
@@ -311,7 +308,6 @@ def send_for_review(request_id: int):
             raise services.Conflict("Only a request with staff or drafting can be sent.")
     except services.EditError as exc:
         return _refused(req, exc)
-    db.session.commit()
     return _back(req, "Sent to the owner for review.")
 
 
@@ -325,7 +321,6 @@ def ask(request_id: int):
         services.ask_owner(req, current_user, form.message.data or "")
     except services.EditError as exc:
         return _refused(req, exc)
-    db.session.commit()
     return _back(req, "Question sent to the owner.")
 
 
@@ -339,7 +334,6 @@ def cancel(request_id: int):
         services.cancel(req, current_user, message=form.message.data or "")
     except services.EditError as exc:
         return _refused(req, exc)
-    db.session.commit()
     return _back(req, "Cancelled; the owner was told.", "info")
 
 
@@ -352,5 +346,4 @@ def undo(request_id: int):
         services.undo(req, current_user)
     except services.EditError as exc:
         return _refused(req, exc)
-    db.session.commit()
     return _back(req, "Undone.")

@@ -1,7 +1,8 @@
 """Owner pages for edit requests (CONTRACT §4) and the preview of drafts (/preview/<token>/…).
 
-Each view: load → authorize → form → service → commit once → 303 with a flash, or the page
-again with the messages (422, 409 for a stale or repeated action)."""
+Each view: load → authorize → form → service → 303 with a flash, or the page again with the
+messages (422, 409 for a stale or repeated action); the request commits once, in
+lavish/transaction.py."""
 
 from __future__ import annotations
 
@@ -100,7 +101,6 @@ def create():
     except services.EditError as exc:
         db.session.rollback()
         return _list_page(form, sites, 422, error=str(exc))
-    db.session.commit()
     flash("Thank you: we have your request and will prepare a draft for you to approve.", "success")
     return see_other(url_for("edits.detail", request_id=req.id))
 
@@ -162,7 +162,6 @@ def approve(request_id: int):
         outcome = services.approve(req, current_user, revision=form.revision.data)
     except services.EditError as exc:
         return _refused(req, exc)
-    db.session.commit()
     if outcome == "needs_staff":
         flash("The site changed since this draft was made; our team will redo it.", "info")
     elif outcome == "already":
@@ -183,7 +182,6 @@ def request_changes(request_id: int):
         services.request_changes(req, current_user, form.comment.data)
     except services.EditError as exc:
         return _refused(req, exc)
-    db.session.commit()
     flash("Thank you: we are preparing a new draft.", "success")
     return see_other(url_for("edits.detail", request_id=req.id))
 
@@ -198,7 +196,6 @@ def cancel(request_id: int):
         services.cancel(req, current_user)
     except services.EditError as exc:
         return _refused(req, exc)
-    db.session.commit()
     flash("The request is cancelled.", "info")
     return see_other(url_for("edits.detail", request_id=req.id))
 
@@ -213,7 +210,6 @@ def undo(request_id: int):
         services.undo(req, current_user)
     except services.EditError as exc:
         return _refused(req, exc)
-    db.session.commit()
     flash("Undone: the site is back as it was before this change.", "success")
     return see_other(url_for("edits.detail", request_id=req.id))
 

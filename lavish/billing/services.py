@@ -24,6 +24,7 @@ from lavish.background import enqueue_after_commit
 from lavish.billing.providers import CheckoutItem, PaymentProvider, ProviderError
 from lavish.clock import utcnow
 from lavish.extensions import db
+from lavish.formatting import possessive
 from lavish.hosting.services import change_status
 from lavish.mail.outbox import queue_mails
 from lavish.models import (
@@ -182,7 +183,7 @@ def site_item(site: Site) -> CheckoutItem:
         name=f"Website: {site.business_name}",
         amount_cents=config["SITE_PRICE_CENTS"],
         currency=config["CURRENCY"],
-        description=f"One-time purchase of {site.business_name}'s website ({site.slug})",
+        description=f"One-time purchase of {possessive(site.business_name)} website ({site.slug})",
     )
 
 
@@ -876,10 +877,18 @@ def undo_cancel(sub: Subscription) -> str:
         raise BillingError("There is no scheduled cancellation to undo.")
     if sub.current_period_end and sub.current_period_end <= utcnow():
         raise BillingError("The period has ended; please reactivate instead.")
+    undone_at = utcnow()
     sub.cancel_at_period_end = False
     sub.cancel_reason = ""
     sub.cancelled_at = None
     db.session.flush()
+    # The owner's last mail said "cancelled": tell them it is not (one mail per undo).
+    _mail(
+        _customer_email(sub),
+        "subscription_continues",
+        _sub_mail_context(sub, sub.site),
+        f"subscription_continues:{sub.id}:{_iso(undone_at)}",
+    )
     return "cancellation undone"
 
 

@@ -266,3 +266,13 @@ def test_checkout_creation_is_rate_limited(client, app, site, make_site):
     last.environ_base["REMOTE_ADDR"] = "10.0.1.1"
     assert _buy(last, email="d@example.com").status_code == 429
     assert _buy(last, slug="second-site", email="d@example.com").status_code == 303
+
+
+def test_checkout_item_uses_the_possessive_of_a_name_ending_in_s(app):
+    from types import SimpleNamespace
+
+    from lavish.billing.services import site_item
+
+    site = SimpleNamespace(business_name="LA Plumbing Pros", slug="la-plumbing-pros")
+    item = site_item(site)
+    assert item.description == "One-time purchase of LA Plumbing Pros' website (la-plumbing-pros)"

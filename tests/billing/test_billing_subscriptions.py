@@ -191,6 +191,10 @@ def test_cancel_at_period_end_then_undo(active, signed_in, outbox):
     assert undo.status_code == 303
     sub = _subs()[0]
     assert not sub.cancel_at_period_end and sub.status == "active" and len(_subs()) == 1
+    # The owner's last word is not the cancellation: a mail says hosting continues.
+    continues = outbox[-1]
+    assert continues.subject == "Your hosting for LA Plumbing Pros continues"
+    assert "April 10, 2026" in continues.body
 
 
 def test_cancel_at_period_end_ends_then_site_suspended_after_cancel_grace(

@@ -21,7 +21,7 @@ from sqlalchemy.orm import joinedload
 from lavish import audit
 from lavish.accounts.services import account_for_purchase
 from lavish.background import enqueue_after_commit
-from lavish.billing.providers import CheckoutItem, PaymentProvider, ProviderError
+from lavish.billing.providers.base import CheckoutItem, PaymentProvider, ProviderError
 from lavish.clock import utcnow
 from lavish.extensions import db
 from lavish.formatting import possessive

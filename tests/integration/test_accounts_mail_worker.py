@@ -53,14 +53,16 @@ def test_register_then_a_real_worker_delivers_the_verification_mail_over_smtp(
     html = message.get_body(preferencelist=("html",)).get_content()
     assert "Rosa &lt;b&gt;Plumber&lt;/b&gt;" in html
 
+    # Requests outside an app context of ours: each gets its own `g` and session, as in
+    # production (an outer context would carry the signed-in user, detached, between requests).
+    client = web.test_client()
+    client.post(
+        "/customer/login",
+        data={"email": "rosa@example.com", "password": REGISTRATION["password"]},
+    )
+    response = client.get(verify_link(smtp_sink, message))
+    assert response.status_code == 303
     with web.app_context():
-        client = web.test_client()
-        client.post(
-            "/customer/login",
-            data={"email": "rosa@example.com", "password": REGISTRATION["password"]},
-        )
-        response = client.get(verify_link(smtp_sink, message))
-        assert response.status_code == 303
         assert db.session.scalar(sa.select(User)).is_verified
         row = db.session.scalar(sa.select(OutboxEmail))
         assert (row.status, row.attempts) == (EmailStatus.SENT, 1)

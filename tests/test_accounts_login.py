@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 
 import pytest
 import sqlalchemy as sa
@@ -588,3 +589,18 @@ def test_production_hashes_with_argon2_defaults_and_rehashes_cheaper_hashes_at_l
         assert sign_in(deployed.test_client()).status_code == 303
         stored = db.session.scalar(sa.select(User.password_hash).where(User.id == user.id))
     assert extract_parameters(stored) == RFC_9106_LOW_MEMORY
+
+
+def test_after_a_wrong_password_the_cursor_goes_to_the_password(client, make_user):
+    """htmx focuses the swapped-in [autofocus]: on the email field it would move the cursor away
+    from where the person (or a browser test) is already typing the password again."""
+
+    def focused(page: str) -> list[str]:
+        inputs = re.findall(r"<input[^>]*>", page)
+        field_id = re.compile(r'(?<![-\w])id="([^"]+)"')
+        return [field_id.search(tag).group(1) for tag in inputs if " autofocus" in tag]
+
+    make_user()
+    assert focused(client.get("/customer/login").get_data(as_text=True)) == ["email"]
+    page = sign_in(client, password="wrong password!").get_data(as_text=True)
+    assert focused(page) == ["password"]

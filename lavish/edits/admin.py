@@ -17,6 +17,7 @@ from lavish import audit
 from lavish.background import enqueue_after_commit
 from lavish.clock import utcnow
 from lavish.edits import admin_bp, drafts, policy, services
+from lavish.edits.agents import AGENT_NAMES
 from lavish.edits.blocks import FileEdit, edit_from_json
 from lavish.edits.forms import EmptyForm, RerunForm, StaffMessageForm
 from lavish.extensions import db, login_manager
@@ -176,7 +177,7 @@ def rerun(request_id: int):
     if form.note.data:
         services.comment(req, current_user, form.note.data)
     agent = form.agent.data or None
-    if agent and agent not in ("rules", "openai", "anthropic", "off"):
+    if agent and agent not in AGENT_NAMES:
         return _refused(req, services.EditError("Unknown agent."))
     if req.status == EditStatus.READY_FOR_REVIEW:
         services.transition(req, EditStatus.NEEDS_STAFF, actor=current_user, body="Rerun by staff")

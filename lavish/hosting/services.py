@@ -113,6 +113,7 @@ def new_version_row(
     The row first: the unique (site, number) makes this transaction the only one that may
     write that folder (a concurrent publish waits on it, then fails here). (No savepoint:
     SQLite's driver would commit it. The caller rolls back on PublishError.)"""
+    slug = site.slug  # read now: after a failed flush the session cannot load it
     number = (
         db.session.scalar(
             sa.select(sa.func.max(SiteVersion.number)).where(SiteVersion.site_id == site.id)
@@ -134,7 +135,7 @@ def new_version_row(
     except sa.exc.IntegrityError as exc:
         made = "made" if draft else "published"
         raise PublishError(
-            f"{site.slug}: another version was {made} at the same moment; try again."
+            f"{slug}: another version was {made} at the same moment; try again."
         ) from exc
     return version
 

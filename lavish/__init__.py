@@ -179,7 +179,7 @@ def _register_error_pages(app: Flask) -> None:
 
     @app.errorhandler(500)
     def server_error(error):
-        _rollback_quietly()
+        transaction.rollback_quietly()
         return render_error(
             500, "Something went wrong", "We have been told about it. Please try again in a moment."
         )
@@ -196,19 +196,11 @@ def _register_error_pages(app: Flask) -> None:
     def database_unavailable(error: Exception):
         # The database is unreachable (or said "try again"): a friendly 503, not a 500.
         app.logger.error("database unavailable (503): %s", error)
-        _rollback_quietly()
+        transaction.rollback_quietly()
         return unavailable(error)
 
     for exception in health.DATABASE_UNAVAILABLE:
         app.register_error_handler(exception, database_unavailable)
-
-
-def _rollback_quietly() -> None:
-    """The session's transaction ends; a dead connection may fail to say so."""
-    try:
-        db.session.rollback()
-    except Exception:  # noqa: BLE001 (answering the error page matters more)
-        logging.getLogger(__name__).warning("rollback failed", exc_info=True)
 
 
 def _user_for_error_page(status: int):
@@ -227,7 +219,7 @@ def _user_for_error_page(status: int):
         try:
             return current_user._get_current_object()
         except health.DATABASE_UNAVAILABLE:
-            _rollback_quietly()
+            transaction.rollback_quietly()
     # Flask-Login's template context looks the user up unless this request already did:
     # from here on the request is anonymous.
     g._login_user = login_manager.anonymous_user()

@@ -38,11 +38,7 @@ def end_request(app: Flask, response: Response) -> Response:
         return response
     db_session = db.session()
     if response.status_code >= 400 and not g.get(_KEEP_ON_ERROR):
-        try:
-            db_session.rollback()
-        except Exception:  # the connection is gone (an error page for exactly that)
-            log.warning("rollback failed", exc_info=True)
-            db_session.close()
+        rollback_quietly()
         return response
     if not db_session.in_transaction():  # nothing was read or written (or a read-only page)
         return response
@@ -50,13 +46,20 @@ def end_request(app: Flask, response: Response) -> Response:
         db_session.commit()
     except Exception:
         log.exception("commit failed for %s %s", request.method, request.path)
-        try:
-            db_session.rollback()
-        except Exception:  # the connection is gone: closing the session returns it to the pool
-            db_session.close()
+        rollback_quietly()
         _forget_cookie_session_changes(app)
         return app.make_response(app.handle_http_exception(InternalServerError()))
     return response
+
+
+def rollback_quietly() -> None:
+    """End the session's transaction, also when the connection is gone (the error page for
+    exactly that must still render): then closing the session returns it to the pool."""
+    try:
+        db.session.rollback()
+    except Exception:  # noqa: BLE001 (answering matters more)
+        log.warning("rollback failed", exc_info=True)
+        db.session.close()
 
 
 def _forget_cookie_session_changes(app: Flask) -> None:

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
 from hosting_support import make_folder, publish_new
 
+import lavish
 from lavish import create_app
 from lavish.formatting import format_size, possessive
 from lavish.security import portal_policy
@@ -90,3 +94,27 @@ def test_a_view_with_its_own_policy_decides_about_framing(app_config):
     headers = app.test_client().get("/framed-draft").headers
     assert headers["Content-Security-Policy"] == "sandbox allow-popups"
     assert "X-Frame-Options" not in headers and headers["X-Content-Type-Options"] == "nosniff"
+
+
+# What the portal's CSP refuses (no 'unsafe-inline', no 'unsafe-eval'): inline styles, inline
+# scripts and event handlers, and htmx's eval-based features (hx-on, js: values, trigger filters).
+INLINE_CODE = re.compile(
+    r"""\sstyle=|<style|<script(?![^>]*\ssrc=)|\son[a-z]+=|javascript:|\shx-on"""
+    r"""|\shx-(?:vals|vars)=["']\s*js:|\shx-trigger=["'][^"']*\[""",
+    re.IGNORECASE,
+)
+COMMENTS = re.compile(r"\{#.*?#\}|<!--.*?-->", re.DOTALL)
+
+
+def test_portal_templates_hold_nothing_the_csp_refuses():
+    """Every page, not only the ones fetched above. Mails (styled inline, never under the CSP)
+    and hosting/ (pages of customers' sites, which get no CSP) are left out."""
+    root = Path(lavish.__file__).parent / "templates"
+    found = []
+    for path in sorted(root.rglob("*.html")):
+        relative = path.relative_to(root).as_posix()
+        if relative.startswith(("email/", "hosting/")):
+            continue
+        text = COMMENTS.sub("", path.read_text())
+        found += [f"{relative}: {match.group(0)!r}" for match in INLINE_CODE.finditer(text)]
+    assert found == []

@@ -60,6 +60,12 @@ def _home_for(user: User) -> str:
     return url_for("admin.dashboard" if user.is_admin else "accounts.my_site")
 
 
+def _mailed_back_to_login(message: str):
+    """After a form that sent (or may have sent) a mail: say so on the sign-in page."""
+    flash(message, "success")
+    return see_other(url_for("accounts.login"))
+
+
 def _start_session(user: User, *, remember: bool) -> None:
     # A fresh session at sign-in: nothing from before (a planted cookie, an old CSRF token)
     # survives. Other devices stay signed in: only logout and password changes end them.
@@ -100,12 +106,10 @@ def register():
             services.tell_owner_of_registration_attempt(form.email.data)
         # The same answer whether the address was new or had an account (then its owner got
         # a mail saying so): registering tells nobody who has an account.
-        flash(
+        return _mailed_back_to_login(
             f"Thank you! We sent a mail to {normalize_email(form.email.data)} with the next "
-            "step: open the link in it to confirm your address, then sign in.",
-            "success",
+            "step: open the link in it to confirm your address, then sign in."
         )
-        return see_other(url_for("accounts.login"))
     return _form_page("accounts/register.html", form=form)
 
 
@@ -114,8 +118,7 @@ def verify_email(token: str):
     signed_in = current_user._get_current_object() if current_user.is_authenticated else None
     try:
         user, newly_verified = services.verify_email(token, signed_in=signed_in)
-    except TokenError as error:
-        db.session.rollback()
+    except TokenError as error:  # (a 400: the request's transaction is rolled back)
         return render_template("accounts/link_problem.html", message=str(error), kind="verify"), 400
     except services.SignInToVerify:
         if signed_in is not None:  # signed in to another account
@@ -152,12 +155,10 @@ def resend_verification():
         return _form_page("accounts/resend.html", form=form)
     ratelimit.enforce(RESEND_PER_ADDRESS, form.email.data)
     services.resend_verification_to(form.email.data)
-    flash(
+    return _mailed_back_to_login(
         "If an account with an unconfirmed address exists for "
-        f"{form.email.data}, we sent it a new confirmation link.",
-        "success",
+        f"{form.email.data}, we sent it a new confirmation link."
     )
-    return see_other(url_for("accounts.login"))
 
 
 @bp.get("/resend-verification")
@@ -206,12 +207,10 @@ def forgot_password():
         ratelimit.enforce(FORGOT_PER_IP, request.remote_addr)
         ratelimit.enforce(FORGOT_PER_ADDRESS, form.email.data)
         services.request_password_reset(form.email.data)
-        flash(
+        return _mailed_back_to_login(
             f"If an account exists for {form.email.data}, we sent it a link to choose a new "
-            "password. The link works for one hour.",
-            "success",
+            "password. The link works for one hour."
         )
-        return see_other(url_for("accounts.login"))
     return _form_page("accounts/forgot_password.html", form=form)
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -10,9 +9,7 @@ from flask import abort, current_app, jsonify, render_template, request
 from flask_login import current_user
 from jinja2_fragments.flask import render_block
 
-from lavish import audit as audit_log
-from lavish.admin import bp, charts, forms, queries, uploads
-from lavish.clock import utcnow
+from lavish.admin import bp, charts, forms, queries, services, uploads
 from lavish.extensions import db, htmx, login_manager
 from lavish.htmx import is_fragment_request
 from lavish.models import (
@@ -319,7 +316,7 @@ def _pretty_json(raw: str) -> str:
 @bp.get("/emails/<int:email_id>")
 def email_detail(email_id: int):
     email = db.get_or_404(OutboxEmail, email_id)
-    _record_view(email)
+    services.record_email_view(current_user, email)
     return render_template(
         "admin/email.html",
         email=email,
@@ -335,7 +332,7 @@ def email_preview(email_id: int):
     from lavish.security import MAIL_PREVIEW_POLICY
 
     email = db.get_or_404(OutboxEmail, email_id)
-    _record_view(email)
+    services.record_email_view(current_user, email)
     preview = _render_preview(email)
     if "html" not in preview:
         abort(404)
@@ -344,30 +341,6 @@ def email_preview(email_id: int):
     response.headers["X-Frame-Options"] = "SAMEORIGIN"
     response.headers["Cache-Control"] = "no-store"
     return response
-
-
-# One "email.viewed" entry per person, mail and this long: the detail page and the frame it
-# loads (or a reload) are one reading.
-VIEW_AUDIT_WINDOW = timedelta(minutes=10)
-
-
-def _record_view(email: OutboxEmail) -> None:
-    """A customer's mail is theirs: who read it goes on the record (committed with the page,
-    lavish/transaction.py: the console's only GETs that write)."""
-    recent = db.session.scalar(
-        sa.select(AuditEntry.id)
-        .where(
-            AuditEntry.action == "email.viewed",
-            AuditEntry.object_type == OutboxEmail.__tablename__,
-            AuditEntry.object_id == email.id,
-            AuditEntry.actor_id == current_user.id,
-            AuditEntry.created_at > utcnow() - VIEW_AUDIT_WINDOW,
-        )
-        .limit(1)
-    )
-    if recent is None:
-        audit_log.record(current_user, "email.viewed", email, after={"to": email.to})
-        db.session.flush()
 
 
 def _render_preview(email: OutboxEmail) -> dict[str, str]:

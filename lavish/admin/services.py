@@ -6,6 +6,7 @@ functions call those services, they don't redo them.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -13,9 +14,11 @@ import sqlalchemy as sa
 from flask import current_app
 
 from lavish import audit
+from lavish.clock import utcnow
 from lavish.extensions import db
 from lavish.hosting.services import change_status
 from lavish.models import (
+    AuditEntry,
     Order,
     OutboxEmail,
     Site,
@@ -303,3 +306,27 @@ def resend_email(actor: User, email: OutboxEmail) -> OutboxEmail:
     audit.record(actor, "email.resend", email, after={"copy": copy.id, "to": email.to})
     db.session.flush()
     return copy
+
+
+# One "email.viewed" entry per person, mail and this long: the detail page and the frame it
+# loads (or a reload) are one reading.
+VIEW_AUDIT_WINDOW = timedelta(minutes=10)
+
+
+def record_email_view(actor: User, email: OutboxEmail) -> None:
+    """A customer's mail is theirs: who read it goes on the record (committed with the page,
+    lavish/transaction.py: the console's only GETs that write)."""
+    recent = db.session.scalar(
+        sa.select(AuditEntry.id)
+        .where(
+            AuditEntry.action == "email.viewed",
+            AuditEntry.object_type == OutboxEmail.__tablename__,
+            AuditEntry.object_id == email.id,
+            AuditEntry.actor_id == actor.id,
+            AuditEntry.created_at > utcnow() - VIEW_AUDIT_WINDOW,
+        )
+        .limit(1)
+    )
+    if recent is None:
+        audit.record(actor, "email.viewed", email, after={"to": email.to})
+        db.session.flush()

@@ -132,7 +132,6 @@ def admin_check(domain_id: int):
     from lavish.background import enqueue_after_commit
 
     enqueue_after_commit(services.CHECK_JOB, domain.id, "staff")
-    db.session.commit()
     flash(f"Checked {domain.name}.", "info")
     return see_other(url_for("domains.admin_detail", domain_id=domain.id))
 
@@ -142,6 +141,5 @@ def admin_check(domain_id: int):
 def admin_remove(domain_id: int):
     domain = _domain_or_404(domain_id)
     services.remove_domain(domain, user=current_user, reason="staff")
-    db.session.commit()
     flash(f"{domain.name} removed: it is no longer served.", "info")
     return see_other(url_for("domains.admin_detail", domain_id=domain.id))

@@ -89,7 +89,6 @@ def domains():
             db.session.rollback()
             form.domain.errors = [str(exc)]
             return _render_list(form, exc.status)
-        db.session.commit()
         flash(f"{domain.unicode_name} added. Now create the records below.", "success")
         return see_other(url_for("domains.detail", domain_id=domain.id))
     return _render_list(form)
@@ -142,7 +141,6 @@ def check_now(domain_id: int):
         )
         return response, 429, {"Retry-After": str(wait)}
     services.request_check(domain)
-    db.session.commit()
     flash(f"Checked {domain.unicode_name}.", "info")
     return see_other(url_for("domains.detail", domain_id=domain.id))
 
@@ -152,6 +150,5 @@ def check_now(domain_id: int):
 def remove(domain_id: int):
     domain = _owned_or_404(domain_id)
     services.remove_domain(domain, user=current_user)
-    db.session.commit()
     flash(f"{domain.unicode_name} removed: it is no longer served.", "info")
     return see_other(url_for("domains.domains"))

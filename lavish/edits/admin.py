@@ -4,19 +4,25 @@ review, ask the owner, cancel with a message, undo). Every action is audited."""
 
 from __future__ import annotations
 
+import tempfile
 from datetime import timedelta
+from pathlib import Path
 
 import sqlalchemy as sa
 from flask import abort, current_app, flash, jsonify, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy.orm import joinedload
 
+from lavish import audit
 from lavish.background import enqueue_after_commit
 from lavish.clock import utcnow
 from lavish.edits import admin_bp, drafts, policy, services
-from lavish.edits.blocks import FileEdit
+from lavish.edits.agents import AGENT_NAMES
+from lavish.edits.blocks import FileEdit, edit_from_json
 from lavish.edits.forms import EmptyForm, RerunForm, StaffMessageForm
 from lavish.extensions import db, login_manager
+from lavish.hosting import publisher
+from lavish.hosting.layout import sites_root
 from lavish.htmx import see_other
 from lavish.models import EditRequest, EditStatus, Site
 from lavish.models.edits import OPEN_STATUSES, STATUS_LABELS
@@ -171,7 +177,7 @@ def rerun(request_id: int):
     if form.note.data:
         services.comment(req, current_user, form.note.data)
     agent = form.agent.data or None
-    if agent and agent not in ("rules", "openai", "anthropic", "off"):
+    if agent and agent not in AGENT_NAMES:
         return _refused(req, services.EditError("Unknown agent."))
     if req.status == EditStatus.READY_FOR_REVIEW:
         services.transition(req, EditStatus.NEEDS_STAFF, actor=current_user, body="Rerun by staff")
@@ -189,24 +195,20 @@ def save_files(request_id: int):
         abort(400)
     if not req.is_open or req.status == EditStatus.APPROVED:
         return _refused(req, services.Conflict("This request is closed."))
-    site = req.site
-    base = site.live_version
-    current = _editable_files(req)
-    live_texts = drafts.read_text_files(drafts.htdocs_of(site, base), list(current))
+    base = req.site.live_version
+    live_dir = drafts.htdocs_of(req.site, base)
+    paths = drafts.list_files(live_dir)
+    files = drafts.read_text_files(live_dir, [p for p in paths if policy.is_text_path(p)])
     edits: list = []
-    for path in current:
+    for path in _editable_files(req):
         submitted = request.form.get(f"file:{path}")
         if submitted is None:
             continue
         submitted = submitted.replace("\r\n", "\n")
-        if submitted != live_texts.get(path):
+        if submitted != files.get(path):
             edits.append(FileEdit(path, text=submitted))
     # Images of an earlier draft stay in the revision.
-    edits += [e for e in _previous_image_edits(req)]
-    paths = drafts.list_files(drafts.htdocs_of(site, base))
-    files = drafts.read_text_files(
-        drafts.htdocs_of(site, base), [p for p in paths if policy.is_text_path(p)]
-    )
+    edits += _previous_image_edits(req)
     applied = services.apply_edits(req, edits, paths, files)
     if applied.problems:
         return _refused(req, services.EditError("; ".join(applied.problems[:5])))
@@ -216,8 +218,6 @@ def save_files(request_id: int):
         elif not services.hand_to_staff(req, "Staff edit", actor=current_user):
             return _refused(req, services.Conflict("This request changed meanwhile."))
     services.make_draft(req, applied.changes, edits, base=base, actor=current_user)
-    from lavish import audit
-
     audit.record(current_user, "edit_request.staff_edit", req,
                  after={"revision": req.revision, "files": sorted(applied.changes)})  # fmt: skip
     return _back(req, f"Saved as draft revision {req.revision}.")
@@ -227,12 +227,6 @@ def save_files(request_id: int):
 def upload_zip(request_id: int):
     """A zip of the whole site, saved as the next draft revision (checked like every upload:
     names, symlinks, sizes; and the DOM policy on the pages it changes)."""
-    import tempfile
-    from pathlib import Path
-
-    from lavish.hosting import publisher
-    from lavish.hosting.layout import sites_root
-
     req = _request_or_404(request_id)
     if not EmptyForm().validate_on_submit():
         abort(400)
@@ -278,16 +272,12 @@ def upload_zip(request_id: int):
         services.make_draft(req, changes, [], base=base, actor=current_user)
     except publisher.PublishError as exc:
         return _refused(req, services.EditError(str(exc)))
-    from lavish import audit
-
     audit.record(current_user, "edit_request.staff_upload", req,
                  after={"revision": req.revision, "files": sorted(changes)[:50]})  # fmt: skip
     return _back(req, f"Saved the zip as draft revision {req.revision}.")
 
 
 def _previous_image_edits(req: EditRequest) -> list:
-    from lavish.edits.blocks import edit_from_json
-
     found = []
     for data in req.edits or []:
         edit = edit_from_json(data)

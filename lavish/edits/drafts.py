@@ -18,12 +18,10 @@ import secrets
 import shutil
 from pathlib import Path
 
-import sqlalchemy as sa
-
-from lavish.extensions import db
 from lavish.hosting import publisher
 from lavish.hosting.compression import is_sibling
 from lavish.hosting.layout import HTDOCS, NOINDEX_MARKER, NOT_FOUND_PAGE, sites_root, version_dir
+from lavish.hosting.services import new_version_row
 from lavish.models import Site, SiteVersion, User
 
 
@@ -96,29 +94,8 @@ def store_draft(
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(data)
         manifest = publisher.check_folder(folder)
-        number = (
-            db.session.scalar(
-                sa.select(sa.func.max(SiteVersion.number)).where(SiteVersion.site_id == site.id)
-            )
-            or 0
-        ) + 1
-        version = SiteVersion(
-            site_id=site.id,
-            number=number,
-            note=note[:500],
-            file_count=len(manifest.files),
-            total_bytes=manifest.total_bytes,
-            created_by_id=actor.id if actor is not None else None,
-            draft=True,
-        )
-        db.session.add(version)
-        try:
-            db.session.flush()
-        except sa.exc.IntegrityError as exc:
-            raise publisher.PublishError(
-                f"{site.slug}: another version was made at the same moment; try again."
-            ) from exc
-        publisher.store_version(root, site.slug, number, folder, manifest)
+        version = new_version_row(site, manifest, actor=actor, note=note, draft=True)
+        publisher.store_version(root, site.slug, version.number, folder, manifest)
     return version
 
 

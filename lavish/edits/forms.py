@@ -4,7 +4,7 @@ attachments (repeatable), comment, revision."""
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import HiddenField, IntegerField, SelectField, StringField, TextAreaField
+from wtforms import IntegerField, SelectField, StringField, TextAreaField
 from wtforms.validators import InputRequired, Length, Optional
 
 from lavish.edits.services import COMMENT_MAX, DESCRIPTION_MAX
@@ -61,6 +61,3 @@ class RerunForm(FlaskForm):
                          validators=[Optional(), Length(max=COMMENT_MAX)])  # fmt: skip
     agent = StringField("Agent", filters=[_strip], validators=[Optional(), Length(max=20)])
 
-
-class StaffEditForm(FlaskForm):
-    base = HiddenField()

@@ -6,6 +6,7 @@ lavish/transaction.py."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -151,6 +152,11 @@ def _refused(req: EditRequest, exc: services.EditError):
     return _detail_page(req, status, error=str(exc))
 
 
+def _back(req: EditRequest, message: str, category: str = "success"):
+    flash(message, category)
+    return see_other(url_for("edits.detail", request_id=req.id))
+
+
 @bp.post("/customer/edit-requests/<int:request_id>/approve")
 @login_required
 def approve(request_id: int):
@@ -163,12 +169,12 @@ def approve(request_id: int):
     except services.EditError as exc:
         return _refused(req, exc)
     if outcome == "needs_staff":
-        flash("The site changed since this draft was made; our team will redo it.", "info")
-    elif outcome == "already":
-        flash("This change is approved already.", "info")
-    else:
-        flash("Your change is live.", "success")
-    return see_other(url_for("edits.detail", request_id=req.id))
+        return _back(
+            req, "The site changed since this draft was made; our team will redo it.", "info"
+        )
+    if outcome == "already":
+        return _back(req, "This change is approved already.", "info")
+    return _back(req, "Your change is live.")
 
 
 @bp.post("/customer/edit-requests/<int:request_id>/request-changes")
@@ -182,36 +188,35 @@ def request_changes(request_id: int):
         services.request_changes(req, current_user, form.comment.data)
     except services.EditError as exc:
         return _refused(req, exc)
-    flash("Thank you: we are preparing a new draft.", "success")
-    return see_other(url_for("edits.detail", request_id=req.id))
+    return _back(req, "Thank you: we are preparing a new draft.")
+
+
+def _confirmed_action(
+    request_id: int, action: Callable[..., object], message: str, category: str = "success"
+):
+    """A button with nothing but the CSRF token (cancel, undo): the service, then back."""
+    req = _own_request_or_404(request_id)
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    try:
+        action(req, current_user)
+    except services.EditError as exc:
+        return _refused(req, exc)
+    return _back(req, message, category)
 
 
 @bp.post("/customer/edit-requests/<int:request_id>/cancel")
 @login_required
 def cancel(request_id: int):
-    req = _own_request_or_404(request_id)
-    if not EmptyForm().validate_on_submit():
-        abort(400)
-    try:
-        services.cancel(req, current_user)
-    except services.EditError as exc:
-        return _refused(req, exc)
-    flash("The request is cancelled.", "info")
-    return see_other(url_for("edits.detail", request_id=req.id))
+    return _confirmed_action(request_id, services.cancel, "The request is cancelled.", "info")
 
 
 @bp.post("/customer/edit-requests/<int:request_id>/undo")
 @login_required
 def undo(request_id: int):
-    req = _own_request_or_404(request_id)
-    if not EmptyForm().validate_on_submit():
-        abort(400)
-    try:
-        services.undo(req, current_user)
-    except services.EditError as exc:
-        return _refused(req, exc)
-    flash("Undone: the site is back as it was before this change.", "success")
-    return see_other(url_for("edits.detail", request_id=req.id))
+    return _confirmed_action(
+        request_id, services.undo, "Undone: the site is back as it was before this change."
+    )
 
 
 # --- previews ---------------------------------------------------------------------------------

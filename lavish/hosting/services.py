@@ -38,6 +38,7 @@ __all__ = [
     "SlugError",
     "change_status",
     "create_site",
+    "new_version_row",
     "publish",
     "publish_zip",
     "reconcile",
@@ -87,9 +88,32 @@ def publish(
     """
     root = sites_root()
     manifest = publisher.check_folder(Path(folder))
-    slug = site.slug
     if site.id is None:
         db.session.flush()
+    version = new_version_row(site, manifest, actor=actor, note=note)
+    publisher.store_version(root, site.slug, version.number, Path(folder), manifest)
+    site.live_version_id = version.id
+    site.updated_at = utcnow()
+    db.session.flush()
+    sync_site_after_commit(site)
+    return version
+
+
+def new_version_row(
+    site: Site,
+    manifest: publisher.Manifest,
+    *,
+    actor: User | None = None,
+    note: str = "",
+    draft: bool = False,
+) -> SiteVersion:
+    """The next SiteVersion row of `site` for a checked folder, flushed: the caller then
+    writes versions/<slug>/<number>/ (publisher.store_version).
+
+    The row first: the unique (site, number) makes this transaction the only one that may
+    write that folder (a concurrent publish waits on it, then fails here). (No savepoint:
+    SQLite's driver would commit it. The caller rolls back on PublishError.)"""
+    slug = site.slug  # read now: after a failed flush the session cannot load it
     number = (
         db.session.scalar(
             sa.select(sa.func.max(SiteVersion.number)).where(SiteVersion.site_id == site.id)
@@ -103,22 +127,16 @@ def publish(
         file_count=len(manifest.files),
         total_bytes=manifest.total_bytes,
         created_by_id=actor.id if actor is not None else None,
+        draft=draft,
     )
-    # The row first: the unique (site, number) makes this transaction the only one that may
-    # write versions/<slug>/<number>/ (a concurrent publish waits on it, then fails here).
-    # (No savepoint: SQLite's driver would commit it. The caller rolls back on PublishError.)
     db.session.add(version)
     try:
         db.session.flush()
     except sa.exc.IntegrityError as exc:
+        made = "made" if draft else "published"
         raise PublishError(
-            f"{slug}: another version was published at the same moment; try again."
+            f"{slug}: another version was {made} at the same moment; try again."
         ) from exc
-    publisher.store_version(root, slug, number, Path(folder), manifest)
-    site.live_version_id = version.id
-    site.updated_at = utcnow()
-    db.session.flush()
-    sync_site_after_commit(site)
     return version
 
 

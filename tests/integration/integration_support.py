@@ -11,6 +11,7 @@ import socket
 from email.message import EmailMessage
 from pathlib import Path
 
+DEMO_SITES = Path(__file__).resolve().parents[2] / "lavish" / "demo"
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--headless",
@@ -67,3 +68,17 @@ def mail_text(message: EmailMessage) -> str:
 
 def outbox_files(folder: str | Path) -> list[EmailMessage]:
     return [parse_mail(path.read_bytes()) for path in sorted(Path(folder).glob("*.eml"))]
+
+
+def active_demo_site(owner, slug: str = "la-plumbing-pros", name: str = "LA Plumbing Pros"):
+    """A demo site (lavish/demo/<slug>) published, owned by `owner`, hosting active; committed."""
+    from lavish.extensions import db
+    from lavish.hosting import services as hosting
+    from lavish.models import SiteStatus
+
+    site = hosting.create_site(slug, name)
+    hosting.publish(site, DEMO_SITES / slug)
+    site.owner_id = owner.id
+    hosting.change_status(site, SiteStatus.ACTIVE)
+    db.session.commit()
+    return site

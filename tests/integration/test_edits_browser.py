@@ -4,29 +4,20 @@ site shows it, undo restores it."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from playwright.sync_api import expect
 
-from lavish.extensions import db
-from lavish.hosting import services as hosting
-from lavish.models import SiteStatus
+from tests.integration.integration_support import active_demo_site
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
 
-DEMO = Path(__file__).resolve().parents[2] / "lavish" / "demo" / "la-plumbing-pros"
 TEST_PASSWORD = "correct horse battery staple"  # make_user's default (tests/conftest.py)
 
 
 @pytest.fixture
 def owner_site(app, make_user):
     owner = make_user("owner@example.com")
-    site = hosting.create_site("la-plumbing-pros", "LA Plumbing Pros")
-    hosting.publish(site, DEMO)
-    site.owner_id = owner.id
-    hosting.change_status(site, SiteStatus.ACTIVE)
-    db.session.commit()
+    active_demo_site(owner)
     return owner
 
 

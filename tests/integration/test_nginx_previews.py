@@ -5,23 +5,21 @@ from __future__ import annotations
 
 import os
 import threading
-from pathlib import Path
 
 import pytest
 from werkzeug.serving import make_server
 
 from lavish.edits import drafts
 from lavish.extensions import db
-from lavish.hosting import services as hosting
 from lavish.hosting.nginx import NGINX, free_port, render_config, running_nginx
-from lavish.models import EditRequest, SiteStatus
+from lavish.models import EditRequest
+from tests.integration.integration_support import active_demo_site
 from tests.integration.test_nginx import fetch
 
 pytestmark = [
     pytest.mark.integration,
     pytest.mark.skipif(not os.path.exists(NGINX), reason="nginx is not installed"),
 ]
-DEMO = Path(__file__).resolve().parents[2] / "lavish" / "demo" / "la-plumbing-pros"
 HEADERS = ("content-type", "content-length", "etag", "last-modified", "cache-control",
            "x-robots-tag", "location", "content-security-policy", "vary",
            "x-content-type-options", "content-encoding", "referrer-policy")  # fmt: skip
@@ -30,11 +28,7 @@ HEADERS = ("content-type", "content-length", "etag", "last-modified", "cache-con
 @pytest.fixture
 def preview(app, client, login, make_user, tmp_path):
     owner = make_user("owner@example.com")
-    site = hosting.create_site("la-plumbing-pros", "LA Plumbing Pros")
-    hosting.publish(site, DEMO)
-    site.owner_id = owner.id
-    hosting.change_status(site, SiteStatus.ACTIVE)
-    db.session.commit()
+    active_demo_site(owner)
     login(owner)
     client.post(
         "/customer/edit-requests",

@@ -64,6 +64,9 @@ class OffAgent:
         return AgentResult.to_staff("Automatic drafting is off (EDIT_AGENT=off).")
 
 
+AGENT_NAMES = ("rules", "openai", "anthropic", "off")
+
+
 def get_agent(name: str | None = None) -> Agent:
     config = current_app.config
     name = (name or config.get("EDIT_AGENT") or "rules").lower()

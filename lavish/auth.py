@@ -155,7 +155,7 @@ def remember_device(user: User) -> None:
             value,
             max_age=int(DEVICE_MAX_AGE.total_seconds()),
             httponly=True,
-            secure=current_app.config.get("SESSION_COOKIE_SECURE", False),
+            secure=current_app.config["SESSION_COOKIE_SECURE"],
             samesite="Lax",
         )
         return response

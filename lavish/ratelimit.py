@@ -106,7 +106,7 @@ def _key(limit: Limit, key: str, now: float) -> tuple[str, int]:
 def hit(limit: Limit, key: str | None) -> Result:
     """Count one event for `key` under `limit`."""
     app = current_app._get_current_object()
-    if not app.config.get("RATELIMIT_ENABLED", True) or not key:
+    if not app.config["RATELIMIT_ENABLED"] or not key:
         return Result(True, 0, 0)
     now = time.time()
     redis_key, window_end = _key(limit, key, now)
@@ -128,7 +128,7 @@ def hit(limit: Limit, key: str | None) -> Result:
 def peek(limit: Limit, key: str | None) -> Result:
     """Would one more event be allowed? Counts nothing."""
     app = current_app._get_current_object()
-    if not app.config.get("RATELIMIT_ENABLED", True) or not key:
+    if not app.config["RATELIMIT_ENABLED"] or not key:
         return Result(True, 0, 0)
     now = time.time()
     redis_key, window_end = _key(limit, key, now)

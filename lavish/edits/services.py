@@ -43,7 +43,6 @@ from lavish.models import (
     SiteVersion,
     User,
 )
-from lavish.models.edits import OPEN_STATUSES
 
 log = logging.getLogger(__name__)
 
@@ -163,7 +162,7 @@ def check_limits(site: Site) -> None:
     open_count = db.session.scalar(
         sa.select(sa.func.count(EditRequest.id)).where(
             EditRequest.site_id == site.id,
-            EditRequest.status.in_([str(s) for s in OPEN_STATUSES]),
+            EditRequest.is_open,
         )
     )
     if open_count >= open_max:

@@ -11,9 +11,9 @@ in frames) sets its own Content-Security-Policy, and with it decides about frami
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
 from flask import Flask, Response, request
+
+from lavish.urls import sites_origin
 
 REFERRER_POLICY = "strict-origin-when-cross-origin"
 
@@ -23,14 +23,6 @@ MAIL_PREVIEW_POLICY = (
     "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data: https:; "
     "frame-ancestors 'self'; base-uri 'none'; form-action 'none'; sandbox"
 )
-
-
-def sites_origin(public_url: str, sites_host: str | None) -> str | None:
-    """The origin hosted sites are served from, when it is not the portal's own."""
-    if not sites_host:
-        return None
-    scheme = urlsplit(public_url).scheme or "https"
-    return f"{scheme}://{sites_host.lower()}"
 
 
 def portal_policy(public_url: str, sites_host: str | None) -> str:

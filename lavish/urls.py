@@ -25,15 +25,23 @@ def public_url(path: str) -> str:
     return current_app.config["PUBLIC_URL"] + path
 
 
+def sites_origin(public_url: str, sites_host: str | None) -> str | None:
+    """The origin hosted sites are served from (the portal's scheme on SITES_HOST), when it is
+    not the portal's own."""
+    if not sites_host:
+        return None
+    scheme = urlsplit(public_url).scheme or "https"
+    return f"{scheme}://{sites_host.lower()}"
+
+
 def site_url(slug: str) -> str:
     """Where visitors see a hosted site: on SITES_HOST when there is one, else on the portal.
     The one place a site's address is built (pages, mails, the CLI)."""
     from flask import current_app
 
     config = current_app.config
-    if host := config.get("SITES_HOST"):
-        scheme = urlsplit(config["PUBLIC_URL"]).scheme or "http"
-        return f"{scheme}://{host}/{slug}/"
+    if origin := sites_origin(config["PUBLIC_URL"], config.get("SITES_HOST")):
+        return f"{origin}/{slug}/"
     return public_url(f"/{slug}/")
 
 

@@ -118,8 +118,7 @@ def verify_email(token: str):
     signed_in = current_user._get_current_object() if current_user.is_authenticated else None
     try:
         user, newly_verified = services.verify_email(token, signed_in=signed_in)
-    except TokenError as error:
-        db.session.rollback()
+    except TokenError as error:  # (a 400: the request's transaction is rolled back)
         return render_template("accounts/link_problem.html", message=str(error), kind="verify"), 400
     except services.SignInToVerify:
         if signed_in is not None:  # signed in to another account

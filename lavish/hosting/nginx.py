@@ -55,7 +55,14 @@ def render_config(
         text = text.replace("# @PORTAL_BEGIN", "#").replace("# @PORTAL_END", "#")
     else:
         text = re.sub(r"# @PORTAL_BEGIN.*?# @PORTAL_END\n", "", text, flags=re.DOTALL)
+    from lavish.domains.names import own_hosts
     from lavish.domains.publish import ensure_files
+
+    # For the $lavish_host_ours map (localhost and loopback addresses are in it already).
+    ours = sorted(
+        {h.lower() for h in [*own_hosts(config), portal_host, sites_host or "_"]}
+        - {"_", "localhost"}
+    )
 
     values = {
         "DOMAINS_DIR": str(ensure_files(sites_root / "domains")),
@@ -63,6 +70,11 @@ def render_config(
         "UPSTREAM": upstream,
         "SITES_HOST": sites_host or "_",
         "SITES_DEFAULT": "" if sites_host else "default_server",
+        "OWN_HOSTS": "\n".join(
+            f'    "{f"[{host}]" if ":" in host else host}" 1;'
+            for host in ours
+            if re.fullmatch(r"[a-z0-9.:_-]+", host) and not host.endswith(".localhost")
+        ),
         "PORTAL_HOST": portal_host,
         "SITES_ROOT": str(sites_root),
         "MIME_TYPES": str(MIME_TYPES_FILE),

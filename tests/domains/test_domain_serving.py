@@ -14,6 +14,7 @@ from lavish.extensions import db
 from lavish.hosting import services as hosting
 from lavish.models import Domain, DomainStatus, SiteStatus
 from tests.dns_support import closed_port
+from tests.sql_support import recorded_statements
 
 
 @pytest.fixture
@@ -128,6 +129,15 @@ def test_ask_says_yes_only_to_verified_and_active_domains(client, hosted, make_s
         response = client.get("/tls/ask", query_string={"domain": name})
         assert response.status_code == status, name
     assert client.get("/tls/ask").status_code == 404
+
+
+def test_ask_runs_its_one_query_in_autocommit(client, hosted):
+    """No BEGIN and COMMIT/ROLLBACK round trips around the index look-up (the p99 target)."""
+    make_domain(hosted)
+    for name, status in (("example.com", 200), ("nobody.example", 404)):
+        with recorded_statements() as executed:
+            assert client.get("/tls/ask", query_string={"domain": name}).status_code == status
+        assert [statement.isolation_level for statement in executed] == ["AUTOCOMMIT"], name
 
 
 def test_ask_refuses_callers_outside_tls_ask_allow(app, client, hosted):

@@ -135,6 +135,21 @@ def test_unserved_hosts_get_a_plain_404_through_nginx(edge):
         assert status == 404 and b"Page not found" in body and b"Sign in" not in body
 
 
+def test_foreign_hosts_never_reach_a_hosted_site_through_nginx(edge):
+    """Without SITES_HOST the hosted-sites server is Nginx's default: a host that is neither
+    ours nor a custom domain gets the plain 404 there too, not /<slug>/ or the portal's files."""
+    flask_port, nginx_port = edge
+    for path in ("/acme/", "/acme/about.html", "/gone/", "/static/app.css", "/login"):
+        for port in (flask_port, nginx_port):
+            status, _, body = fetch(port, path, "stranger.example")
+            assert status == 404 and b"Page not found" in body, (port, path)
+            assert b"About us" not in body and b"Sign in" not in body
+    # Our own hosts still reach the sites by path.
+    for host in ("localhost", "app.localhost", "127.0.0.1", "[::1]"):
+        status, _, body = fetch(nginx_port, "/acme/about.html", host, {"Sec-Fetch-Dest": "iframe"})
+        assert status == 200 and b"About us" in body, host
+
+
 # --- Caddy ----------------------------------------------------------------------------------------
 
 

@@ -1,10 +1,12 @@
 """Pages that only read the database run their queries without a transaction.
 
 A request's session normally opens a transaction (psycopg sends BEGIN before the first query)
-and ends it (ROLLBACK when the session is closed): two more round trips to PostgreSQL than the
-queries themselves. For a page that only reads, each query can run on its own in autocommit
-mode — what Django does for every request by default. On the owner's dashboard (one query: the
-user with the sites and everything the cards show) that is 1 round trip instead of 3.
+and ends it (the request's COMMIT or ROLLBACK, lavish/transaction.py): two more round trips to
+PostgreSQL than the queries themselves. For a page that only reads, each query can run on its
+own in autocommit mode — what Django does for every request by default. On the owner's
+dashboard (one query: the user with the sites and everything the cards show) that is 1 round
+trip instead of 3. The page's session is closed when the view returns, so the end of the
+request finds no transaction to end.
 
 The price is that the queries of such a page don't share one snapshot, which a page that shows
 what it read can live with, and that a write would commit at once, statement by statement.

@@ -24,8 +24,16 @@ from lavish.clock import utcnow
 from lavish.extensions import csrf, db
 from lavish.htmx import is_fragment_request, see_other
 from lavish.inputs import id_value
-from lavish.models import Order, OrderStatus, Site, SiteStatus, Subscription, SubscriptionStatus
-from lavish.urls import site_url
+from lavish.models import (
+    RUNNING_SUBSCRIPTION,
+    Order,
+    OrderStatus,
+    Site,
+    SiteStatus,
+    Subscription,
+    SubscriptionStatus,
+)
+from lavish.urls import public_url_for, site_url
 
 log = logging.getLogger(__name__)
 
@@ -112,15 +120,13 @@ def purchase(slug: str):
             name=form.name.data or "",
             customer=current_user if signed_in else None,
             provider=get_provider(),
-            complete_url=lambda order: services.public_url(
-                url_for(
-                    "billing.purchase_complete",
-                    slug=site.slug,
-                    order=order.id,
-                    token=_complete_token(order.id),
-                )
+            complete_url=lambda order: public_url_for(
+                "billing.purchase_complete",
+                slug=site.slug,
+                order=order.id,
+                token=_complete_token(order.id),
             ),
-            cancel_url=services.public_url(url_for("billing.offer", slug=site.slug)),
+            cancel_url=public_url_for("billing.offer", slug=site.slug),
         )
     except services.BillingError as exc:
         transaction.keep_on_error()  # the failed order stays for staff to see
@@ -264,7 +270,7 @@ def _start_checkout(site: Site):
             site,
             customer=current_user,
             provider=get_provider(),
-            return_url=services.public_url(url_for("billing.status", site=site.slug)),
+            return_url=public_url_for("billing.status", site=site.slug),
         )
     except services.BillingError as exc:
         db.session.rollback()
@@ -320,7 +326,7 @@ def cancel():
     sub = services.current_subscription(site)
     if not form.validate_on_submit():
         return _render_cancel(site, sub, form, 422)
-    if sub is None or sub.status not in services.RUNNING:
+    if sub is None or sub.status not in RUNNING_SUBSCRIPTION:
         flash("This site has no running subscription to cancel.", "error")
         return see_other(_status_url(site))
     try:

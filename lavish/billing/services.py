@@ -26,12 +26,13 @@ from lavish.clock import utcnow
 from lavish.extensions import db
 from lavish.formatting import possessive
 from lavish.hosting.services import change_status
-from lavish.mail.outbox import queue_mails
+from lavish.mail.outbox import queue_mail, queue_mails
 from lavish.models import (
     ENDED_SUBSCRIPTION,
     RUNNING_SUBSCRIPTION,
     Order,
     OrderStatus,
+    OutboxEmail,
     Payment,
     Site,
     SiteStatus,
@@ -40,12 +41,10 @@ from lavish.models import (
     User,
     normalize_email,
 )
-from lavish.urls import public_url, site_url
+from lavish.urls import public_url_for, site_url
 
 log = logging.getLogger(__name__)
 
-RUNNING = RUNNING_SUBSCRIPTION
-ENDED = ENDED_SUBSCRIPTION
 REFUND_JOB = "jobs.billing.refund_order_job"
 # Our checkouts expire after this (sent as `expires_at`); a pending one is reused until then.
 CHECKOUT_TTL = timedelta(hours=24)
@@ -169,8 +168,9 @@ def _mail(to: str, template: str, context: dict[str, Any], dedupe_key: str) -> N
     queue_mails([(to, template, context, dedupe_key)])
 
 
-def _dashboard_url() -> str:
-    return public_url("/subscriptions/status")
+def dashboard_url() -> str:
+    """The owner's hosting page, for mails (the sweeps' too)."""
+    return public_url_for("billing.status")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -368,9 +368,9 @@ def record_order_payment(
             "order_id": order.id,
             # The link is made when the mail is sent (accounts.links), never stored.
             "set_password_for": customer.id if customer.password_hash is None else None,
-            "login_url": public_url("/customer/login"),
+            "login_url": public_url_for("accounts.login"),
             "setup_ends": _iso(setup_ends),
-            "status_url": _dashboard_url(),
+            "status_url": dashboard_url(),
         },
         f"purchase_confirmation:{payment_id}",
     )
@@ -501,7 +501,7 @@ def current_subscription(site: Site) -> Subscription | None:
 def current_of(history: list[Subscription]) -> Subscription | None:
     """From a site's subscriptions, newest first: the running one, else the latest."""
     for sub in history:
-        if sub.status in RUNNING:
+        if sub.status in RUNNING_SUBSCRIPTION:
             return sub
     return history[0] if history else None
 
@@ -523,7 +523,7 @@ def start_subscription(
     if site.status == SiteStatus.PREVIEW:
         raise BillingError("This site has not been bought yet.")
     history = site_subscriptions(site)
-    if any(sub.status in RUNNING for sub in history):
+    if any(sub.status in RUNNING_SUBSCRIPTION for sub in history):
         raise BillingError("Hosting for this site is already paid.")
     pending = next((s for s in history if s.status == SubscriptionStatus.PENDING), None)
     # An unpaid checkout is reused until it expires; then the same row gets a fresh one.
@@ -618,7 +618,7 @@ def _other_running(sub: Subscription) -> Subscription | None:
         sa.select(Subscription).where(
             Subscription.site_id == sub.site_id,
             Subscription.id != sub.id,
-            Subscription.status.in_(RUNNING),
+            Subscription.status.in_(RUNNING_SUBSCRIPTION),
         )
     )
 
@@ -634,7 +634,7 @@ def _sub_mail_context(sub: Subscription, site: Site, **extra: Any) -> dict[str, 
         "period_start": _iso(sub.current_period_start),
         "period_end": _iso(sub.current_period_end),
         "grace_until": _iso(sub.grace_until),
-        "status_url": _dashboard_url(),
+        "status_url": dashboard_url(),
         **extra,
     }
 
@@ -774,7 +774,7 @@ def _end(sub: Subscription, *, now: datetime, reason: str, site: Site) -> None:
             site,
             ended_at=_iso(now),
             online_until=_iso(sub.site_online_until),
-            reactivate_url=_dashboard_url(),
+            reactivate_url=dashboard_url(),
         ),
         f"subscription_cancelled:{sub.id}",
     )
@@ -785,7 +785,7 @@ def end_from_provider(sub: Subscription, *, event_type: str) -> str:
     running for CANCEL_GRACE_DAYS (or what is left of a payment grace), then the sweep
     suspends it."""
     sub = _lock(Subscription, sub.id)
-    if sub.status in ENDED:
+    if sub.status in ENDED_SUBSCRIPTION:
         return f"ignored: already {sub.status}"
     now = utcnow()
     site = db.session.get(Site, sub.site_id)
@@ -811,7 +811,7 @@ def cancel_subscription(
     """Owner (or staff) cancels. At period end: nothing stops now, undo possible until then.
     Now: the provider subscription is deleted first (a ProviderError changes nothing)."""
     sub = _lock(Subscription, sub.id)
-    if sub.status not in RUNNING:
+    if sub.status not in RUNNING_SUBSCRIPTION:
         raise BillingError("This subscription is not running.")
     before = {"status": sub.status, "cancel_at_period_end": sub.cancel_at_period_end}
     now = utcnow()
@@ -833,7 +833,7 @@ def cancel_subscription(
                 online_until=_iso(
                     sub.current_period_end + timedelta(days=current_app.config["CANCEL_GRACE_DAYS"])
                 ),
-                reactivate_url=_dashboard_url(),
+                reactivate_url=dashboard_url(),
             ),
             f"subscription_cancel_scheduled:{sub.id}:{_iso(now)}",
         )
@@ -910,9 +910,6 @@ def reconcile_subscription(sub: Subscription, *, provider: PaymentProvider) -> s
 def resend_purchase_receipt(order: Order) -> bool:
     """Queue a new copy of a paid order's receipt (the buyer cannot find it); False when the
     order has none. Its set-password link, if any, is made anew when the copy is sent."""
-    from lavish.mail.outbox import queue_mail
-    from lavish.models import OutboxEmail
-
     if order.status != OrderStatus.PAID or not order.payment_id:
         return False
     original = db.session.scalar(

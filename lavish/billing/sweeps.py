@@ -24,7 +24,15 @@ from lavish.clock import utcnow
 from lavish.extensions import db
 from lavish.hosting.services import change_status
 from lavish.mail.outbox import queue_mail, queue_mails
-from lavish.models import Payment, Site, SiteStatus, Subscription, SubscriptionStatus, User
+from lavish.models import (
+    ENDED_SUBSCRIPTION,
+    Payment,
+    Site,
+    SiteStatus,
+    Subscription,
+    SubscriptionStatus,
+    User,
+)
 from lavish.urls import site_url
 
 log = logging.getLogger(__name__)
@@ -85,7 +93,7 @@ def _suspend(site: Site, *, reason: str, now: datetime, owner: User | None) -> N
                         "site_name": site.business_name,
                         "reason": reason,
                         "suspended_at": now.isoformat(),
-                        "status_url": services.public_url("/subscriptions/status"),
+                        "status_url": services.dashboard_url(),
                     },
                     f"site_suspended:{site.id}:{now.date().isoformat()}",
                 )
@@ -105,7 +113,7 @@ def expire_grace(now: datetime | None = None) -> int:
     sites and owners in one query each, the mails in one insert.
     """
     now = now or utcnow()
-    status_url = services.public_url("/subscriptions/status")
+    status_url = services.dashboard_url()
     total = 0
     while True:
         ids = db.session.scalars(
@@ -226,7 +234,7 @@ def suspend_after_cancel_grace(now: datetime | None = None) -> int:
     return _in_batches(
         Subscription,
         [
-            Subscription.status.in_(services.ENDED),
+            Subscription.status.in_(ENDED_SUBSCRIPTION),
             Subscription.site_online_until <= now,
         ],
         handle,
@@ -286,7 +294,7 @@ def remind_activate_hosting(now: datetime | None = None) -> int:
                 "setup_ends": (site.purchased_at + setup).isoformat(),
                 "amount_cents": current_app.config["SUBSCRIPTION_PRICE_CENTS"],
                 "currency": current_app.config["CURRENCY"],
-                "status_url": services.public_url("/subscriptions/status"),
+                "status_url": services.dashboard_url(),
             },
             dedupe_key=f"activate_hosting_reminder:{site.id}:{site.purchased_at.isoformat()}",
         )

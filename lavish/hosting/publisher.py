@@ -140,21 +140,17 @@ def check_folder(folder: Path, limits: Limits | None = None) -> Manifest:
                 )
             if stat.S_ISDIR(info.st_mode):
                 dirs.append(rel)
-                if len(files) + len(dirs) > limits.max_files:
-                    raise PublishError(
-                        f"{rel}: the site has more than {limits.max_files} files and folders, "
-                        "the most allowed."
-                    )
-                continue
-            if not stat.S_ISREG(info.st_mode):
+            elif not stat.S_ISREG(info.st_mode):
                 raise PublishError(f"{rel}: is not a regular file.")
-            if info.st_size > limits.max_file_bytes:
+            elif info.st_size > limits.max_file_bytes:
                 raise PublishError(
                     f"{rel}: is {_mb(info.st_size)}, larger than the "
                     f"{_mb(limits.max_file_bytes)} allowed per file."
                 )
-            total += info.st_size
-            files.append((rel, info.st_size))
+            else:
+                total += info.st_size
+                files.append((rel, info.st_size))
+            # Every entry counts, folders too.
             if len(files) + len(dirs) > limits.max_files:
                 raise PublishError(
                     f"{rel}: the site has more than {limits.max_files} files and folders, "

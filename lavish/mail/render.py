@@ -8,6 +8,7 @@ placeholders there, and in any stored value that holds such a link: no working l
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,7 +42,9 @@ def render_mail(name: str, context: dict[str, Any], *, preview: bool = False) ->
     helpers = {
         "public_url": public_url,
         "public_url_for": public_url_for,
-        "token_url": placeholder_url if preview else token_url,
+        # One token per link and mail: its text and HTML parts carry the same link (tokens
+        # are timestamped, so two calls a second apart would differ).
+        "token_url": placeholder_url if preview else functools.cache(token_url),
     }
     context = {**helpers, "config": current_app.config, **context}
     if preview:

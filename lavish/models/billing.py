@@ -8,17 +8,12 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from lavish.clock import utcnow
 from lavish.extensions import db
-from lavish.models.base import TimestampMixin
+from lavish.models.base import TimestampMixin, one_of, partial_index
 from lavish.models.site import Site
 from lavish.models.types import UTCDateTime
 
 # What we charge in (recurrente-api.md §1: GTQ and USD only).
 CURRENCIES = ("USD", "GTQ")
-
-
-def _one_of(column: str, values: tuple[str, ...] | type[StrEnum]) -> str:
-    """SQL for a CHECK (or partial index) that `column` holds one of `values`."""
-    return f"{column} IN ({', '.join(repr(str(value)) for value in values)})"
 
 
 class OrderStatus(StrEnum):
@@ -34,17 +29,16 @@ class Order(TimestampMixin, db.Model):
 
     __tablename__ = "orders"
     __table_args__ = (
-        sa.CheckConstraint(_one_of("status", OrderStatus), name="status"),
+        sa.CheckConstraint(one_of("status", OrderStatus), name="status"),
         sa.CheckConstraint("amount_cents >= 0", name="amount_cents"),
-        sa.CheckConstraint(_one_of("currency", CURRENCIES), name="currency"),
+        sa.CheckConstraint(one_of("currency", CURRENCIES), name="currency"),
         # Pressing "buy" twice reuses the one live checkout of a buyer for a site.
-        sa.Index(
+        partial_index(
             "ux_orders_one_pending_per_buyer_site",
             "site_id",
             "buyer_email",
+            where="status = 'pending'",
             unique=True,
-            postgresql_where=sa.text("status = 'pending'"),
-            sqlite_where=sa.text("status = 'pending'"),
         ),
     )
 
@@ -88,26 +82,24 @@ class Subscription(TimestampMixin, db.Model):
 
     __tablename__ = "subscriptions"
     __table_args__ = (
-        sa.CheckConstraint(_one_of("status", SubscriptionStatus), name="status"),
+        sa.CheckConstraint(one_of("status", SubscriptionStatus), name="status"),
         sa.CheckConstraint("amount_cents >= 0", name="amount_cents"),
-        sa.CheckConstraint(_one_of("currency", CURRENCIES), name="currency"),
+        sa.CheckConstraint(one_of("currency", CURRENCIES), name="currency"),
         # Sweeps select what is due through these.
         sa.Index("ix_subscriptions_status_grace_until", "status", "grace_until"),
         sa.Index("ix_subscriptions_status_current_period_end", "status", "current_period_end"),
         # At most one unpaid checkout and one running subscription per site.
-        sa.Index(
+        partial_index(
             "ux_subscriptions_one_pending_per_site",
             "site_id",
+            where="status = 'pending'",
             unique=True,
-            postgresql_where=sa.text("status = 'pending'"),
-            sqlite_where=sa.text("status = 'pending'"),
         ),
-        sa.Index(
+        partial_index(
             "ux_subscriptions_one_running_per_site",
             "site_id",
+            where=one_of("status", RUNNING_SUBSCRIPTION),
             unique=True,
-            postgresql_where=sa.text(_one_of("status", RUNNING_SUBSCRIPTION)),
-            sqlite_where=sa.text(_one_of("status", RUNNING_SUBSCRIPTION)),
         ),
     )
 
@@ -168,7 +160,7 @@ class Payment(db.Model):
 
     __tablename__ = "payments"
     __table_args__ = (
-        sa.CheckConstraint(_one_of("kind", ("one_time", "recurring")), name="kind"),
+        sa.CheckConstraint(one_of("kind", ("one_time", "recurring")), name="kind"),
         sa.CheckConstraint("amount_cents >= 0", name="amount_cents"),
         # What was received, which may be a currency we do not charge in (then it is flagged).
         sa.CheckConstraint("length(currency) = 3", name="currency"),
@@ -176,18 +168,12 @@ class Payment(db.Model):
             "(order_id IS NULL) <> (subscription_id IS NULL)", name="order_or_subscription"
         ),
         # The refund sweep and the dashboard find the few refunds still due among all payments.
-        sa.Index(
+        partial_index(
             "ix_payments_refund_due",
             "refund_due_at",
-            postgresql_where=sa.text("refund_due_at IS NOT NULL"),
-            sqlite_where=sa.text("refund_due_at IS NOT NULL"),
+            where="refund_due_at IS NOT NULL",
         ),
-        sa.Index(
-            "ix_payments_flagged",
-            "id",
-            postgresql_where=sa.text("flag <> ''"),
-            sqlite_where=sa.text("flag <> ''"),
-        ),
+        partial_index("ix_payments_flagged", "id", where="flag <> ''"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -222,33 +208,13 @@ class WebhookEvent(db.Model):
 
     __tablename__ = "webhook_events"
     __table_args__ = (
-        sa.CheckConstraint(_one_of("state", WebhookState), name="state"),
+        sa.CheckConstraint(one_of("state", WebhookState), name="state"),
         # The console lists the few failed / never processed deliveries among millions.
-        sa.Index(
-            "ix_webhook_events_failed",
-            "id",
-            postgresql_where=sa.text("error <> ''"),
-            sqlite_where=sa.text("error <> ''"),
-        ),
+        partial_index("ix_webhook_events_failed", "id", where="error <> ''"),
         # Deferred events are replayed by object id; flagged ones are listed for staff.
-        sa.Index(
-            "ix_webhook_events_deferred",
-            "object_id",
-            postgresql_where=sa.text("state = 'deferred'"),
-            sqlite_where=sa.text("state = 'deferred'"),
-        ),
-        sa.Index(
-            "ix_webhook_events_flagged",
-            "id",
-            postgresql_where=sa.text("state = 'flagged'"),
-            sqlite_where=sa.text("state = 'flagged'"),
-        ),
-        sa.Index(
-            "ix_webhook_events_unprocessed",
-            "id",
-            postgresql_where=sa.text("processed_at IS NULL"),
-            sqlite_where=sa.text("processed_at IS NULL"),
-        ),
+        partial_index("ix_webhook_events_deferred", "object_id", where="state = 'deferred'"),
+        partial_index("ix_webhook_events_flagged", "id", where="state = 'flagged'"),
+        partial_index("ix_webhook_events_unprocessed", "id", where="processed_at IS NULL"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -156,3 +156,20 @@ def test_the_receipt_in_the_outbox_stores_no_link(client, site, send_webhook, ou
     # ... and the mail that was sent has the link, made by the job.
     (receipt,) = outbox
     assert _set_password_path(receipt)
+
+
+def test_the_receipt_has_one_set_password_link_in_text_and_html(
+    client, site, send_webhook, outbox, monkeypatch
+):
+    # Each token is minted with the second it was made in: a new one per call (as here) is
+    # what a mail rendered across a second's boundary got in its HTML part.
+    minted = iter(range(1, 100))
+    monkeypatch.setattr(
+        "lavish.mail.render.token_url",
+        lambda purpose, user: f"http://localhost/customer/set-password/t{next(minted)}",
+    )
+    _pay_for(client, send_webhook)
+    (receipt,) = outbox
+    path = _set_password_path(receipt)
+    assert path == "/customer/set-password/t1"
+    assert path in receipt.html and "set-password/t2" not in receipt.html

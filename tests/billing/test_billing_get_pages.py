@@ -39,6 +39,14 @@ def _paid_checkout(fake_recurrente, checkout_id: str, payment: dict, metadata: d
     )
 
 
+def _get_without_writes(client, url: str) -> None:
+    """GET `url`: a page, and not one INSERT, UPDATE or DELETE on the way."""
+    with recorded_statements() as executed:
+        page = client.get(url)
+    assert page.status_code == 200
+    assert not [e.sql for e in executed if e.sql.lstrip().upper().startswith(WRITES)]
+
+
 def test_the_return_page_does_not_write_and_its_job_applies_the_payment(
     client, site, fake_recurrente, asked, time_machine
 ):
@@ -55,10 +63,7 @@ def test_the_return_page_does_not_write_and_its_job_applies_the_payment(
         49500,
     )
     time_machine.move_to(utcnow() + timedelta(seconds=30))
-    with recorded_statements() as executed:
-        page = client.get(f"/sites/la-plumbing-pros/purchase/complete?order={order.id}")
-    assert page.status_code == 200
-    assert not [e.sql for e in executed if e.sql.lstrip().upper().startswith(WRITES)]
+    _get_without_writes(client, f"/sites/la-plumbing-pros/purchase/complete?order={order.id}")
     assert asked == [(routes.RECONCILE_ORDER_JOB, order.id)]
 
     reconcile_order_job(order.id)
@@ -85,10 +90,7 @@ def test_the_status_page_does_not_write_and_its_job_activates_hosting(
         {"subscription_id": str(sub.id)},
         9500,
     )
-    with recorded_statements() as executed:
-        page = client.get("/subscriptions/status?site=la-plumbing-pros")
-    assert page.status_code == 200
-    assert not [e.sql for e in executed if e.sql.lstrip().upper().startswith(WRITES)]
+    _get_without_writes(client, "/subscriptions/status?site=la-plumbing-pros")
     assert asked == [(routes.RECONCILE_SUBSCRIPTION_JOB, sub.id)]
 
     reconcile_subscription_job(sub.id)

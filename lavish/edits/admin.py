@@ -25,7 +25,7 @@ from lavish.hosting import publisher
 from lavish.hosting.layout import sites_root
 from lavish.htmx import see_other
 from lavish.models import EditRequest, EditStatus, Site
-from lavish.models.edits import OPEN_STATUSES, STATUS_LABELS
+from lavish.models.edits import STATUS_LABELS
 
 PAGE_SIZE = 50
 MAX_EDITABLE_BYTES = 400_000
@@ -48,12 +48,11 @@ def sla_deadline():
 
 def open_counts() -> dict[str, int]:
     """For the dashboard: open requests and how many are past the SLA."""
-    open_filter = EditRequest.status.in_([str(s) for s in OPEN_STATUSES])
     row = db.session.execute(
         sa.select(
             sa.func.count(EditRequest.id),
             sa.func.count(EditRequest.id).filter(EditRequest.created_at < sla_deadline()),
-        ).where(open_filter)
+        ).where(EditRequest.is_open)
     ).one()
     return {"open": row[0], "past_sla": row[1]}
 
@@ -77,7 +76,7 @@ def queue():
         .limit(PAGE_SIZE + 1)
     )
     if status == "open":
-        query = query.where(EditRequest.status.in_([str(s) for s in OPEN_STATUSES]))
+        query = query.where(EditRequest.is_open)
     elif status in STATUS_LABELS:
         query = query.where(EditRequest.status == status)
     if site_slug:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
+from collections.abc import Iterable
 from pathlib import Path
 
 from lavish.hosting import publisher
@@ -54,6 +55,17 @@ def read_text_files(folder: Path, paths: list[str]) -> dict[str, str]:
         except (OSError, UnicodeDecodeError):
             continue
     return texts
+
+
+def read_files(folder: Path, paths: Iterable[str]) -> dict[str, bytes | None]:
+    """The bytes of each path under `folder`; None for a file that is not there."""
+    found: dict[str, bytes | None] = {}
+    for rel in paths:
+        try:
+            found[rel] = (folder / rel).read_bytes()
+        except OSError:
+            found[rel] = None
+    return found
 
 
 def html_pages(site: Site) -> list[str]:

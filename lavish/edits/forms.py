@@ -60,4 +60,3 @@ class RerunForm(FlaskForm):
     note = TextAreaField("Note for the agent", filters=[_strip],
                          validators=[Optional(), Length(max=COMMENT_MAX)])  # fmt: skip
     agent = StringField("Agent", filters=[_strip], validators=[Optional(), Length(max=20)])
-

@@ -43,7 +43,6 @@ from lavish.models import (
     SiteVersion,
     User,
 )
-from lavish.models.edits import OPEN_STATUSES
 
 log = logging.getLogger(__name__)
 
@@ -163,7 +162,7 @@ def check_limits(site: Site) -> None:
     open_count = db.session.scalar(
         sa.select(sa.func.count(EditRequest.id)).where(
             EditRequest.site_id == site.id,
-            EditRequest.status.in_([str(s) for s in OPEN_STATUSES]),
+            EditRequest.is_open,
         )
     )
     if open_count >= open_max:
@@ -440,13 +439,7 @@ def make_draft(
     drafts.write_preview(site, version, token)
     if old_token:
         drafts.remove_preview(old_token)
-    before = {}
-    base_dir = drafts.htdocs_of(site, base)
-    for path in changes:
-        try:
-            before[path] = (base_dir / path).read_bytes()
-        except OSError:
-            before[path] = None
+    before = drafts.read_files(drafts.htdocs_of(site, base), changes)
     summary = diffs.summary_text(diffs.describe(before, changes, with_redline=False))
     req.draft_version_id = version.id
     req.base_version_id = base.id
@@ -627,13 +620,8 @@ def undo(req: EditRequest, actor: User) -> SiteVersion:
         raise Conflict("This change was undone already.")
     previous = db.session.get(SiteVersion, req.previous_version_id)
     live = site.live_version
-    old_dir = drafts.htdocs_of(site, previous)
-    changes: dict[str, bytes | None] = {}
-    for path in req.changed_files or []:
-        try:
-            changes[path] = (old_dir / path).read_bytes()
-        except OSError:
-            changes[path] = None  # the edit added it
+    # None for a file the edit added: the undo deletes it.
+    changes = drafts.read_files(drafts.htdocs_of(site, previous), req.changed_files or [])
     version = drafts.store_draft(site, live, changes, note=f"Undo of change #{req.id}", actor=actor)
     version.draft = False
     hosting.rollback(site, version)
@@ -669,16 +657,9 @@ def review_changes(req: EditRequest) -> list[diffs.FileChange]:
     if req.draft_version_id is None or req.base_version_id is None:
         return []
     site = req.site
-    base_dir = drafts.htdocs_of(site, req.base_version)
-    draft_dir = drafts.htdocs_of(site, req.draft_version)
-    before: dict[str, bytes | None] = {}
-    after: dict[str, bytes | None] = {}
-    for path in req.changed_files or []:
-        for folder, into in ((base_dir, before), (draft_dir, after)):
-            try:
-                into[path] = (folder / path).read_bytes()
-            except OSError:
-                into[path] = None
+    paths = req.changed_files or []
+    before = drafts.read_files(drafts.htdocs_of(site, req.base_version), paths)
+    after = drafts.read_files(drafts.htdocs_of(site, req.draft_version), paths)
     return diffs.describe(before, after)
 
 

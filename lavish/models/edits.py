@@ -7,6 +7,7 @@ from datetime import datetime
 from enum import StrEnum
 
 import sqlalchemy as sa
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from lavish.clock import utcnow
@@ -109,9 +110,15 @@ class EditRequest(TimestampMixin, db.Model):
     def status_label(self) -> str:
         return STATUS_LABELS.get(EditStatus(self.status), self.status)
 
-    @property
+    @hybrid_property
     def is_open(self) -> bool:
         return self.status in OPEN_STATUSES
+
+    @is_open.inplace.expression
+    @classmethod
+    def _is_open_expression(cls) -> sa.ColumnElement[bool]:
+        # The same test in SQL: `.where(EditRequest.is_open)` (queue, limits, dashboard).
+        return cls.status.in_([str(s) for s in OPEN_STATUSES])
 
     def __repr__(self) -> str:
         return f"<EditRequest {self.id} {self.status}>"

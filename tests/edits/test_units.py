@@ -178,3 +178,36 @@ def test_rules_logo_from_attachment():
     assert result.needs_staff is None, result.needs_staff
     (edit,) = result.edits
     assert edit.path == "images/logo.png" and edit.attachment_id == 7 and edit.convert_to == "PNG"
+
+
+def _model_request(description: str, files: dict[str, str], page: str = "") -> AgentRequest:
+    return AgentRequest(description=description, page=page, comments=[], business_name="X",
+                        files=files, paths=list(files))  # fmt: skip
+
+
+def test_model_context_page_named_else_mentioned_else_home_within_budget():
+    from lavish.edits.agents.model import select_files
+
+    files = {
+        "index.html": "<p>Welcome</p>",
+        "about.html": "<p>Our story since 1990</p>",
+        "contact.html": "<p>Call (213) 555-0142, open Mon–Fri</p>",
+        "css/style.css": "body{color:red}",
+    }
+    assert list(select_files(_model_request("Fix a typo", files, page="about.html"), 10_000)) == [
+        "about.html"
+    ]
+    mentioned = select_files(_model_request("Replace '555-0142' with 555-0199", files), 10_000)
+    assert list(mentioned) == ["contact.html"]
+    assert list(select_files(_model_request("Make it nicer", files), 10_000)) == ["index.html"]
+    # The budget bounds what the model sees: a file that does not fit is left out.
+    assert select_files(_model_request("Make it nicer", files), 5) == {}
+
+
+def test_size_limits_per_file_and_per_draft():
+    changed = {"a.html": b"x" * 60, "b.html": b"y" * 50}
+    assert policy.size_problems(changed, max_file_bytes=100, max_draft_bytes=1000) == []
+    per_file = policy.size_problems(changed, max_file_bytes=55, max_draft_bytes=1000)
+    assert per_file == ["a.html: 60 bytes, more than the 55 allowed per file"]
+    per_draft = policy.size_problems(changed, max_file_bytes=100, max_draft_bytes=100)
+    assert per_draft == ["the changed files total 110 bytes, more than 100"]
